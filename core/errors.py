@@ -1,0 +1,21 @@
+"""The exceptions the engine raises for problems a user can act on.
+
+Every error that reaches a user derives from :class:`FaceCraftError`, so the CLI
+and the GUI can show its message instead of a traceback.
+"""
+
+
+class FaceCraftError(Exception):
+    """Base class of every user-facing engine error; ``str(error)`` is the message to show."""
+
+
+class ImageLoadError(FaceCraftError):
+    """A file could not be read as an image (missing, not an image, corrupt, too large)."""
+
+
+class NoFaceFound(FaceCraftError):
+    """Face detection found no face in the image."""
+
+
+class ResourceError(FaceCraftError):
+    """A shipped resource (template, landmark map, weights) is missing, corrupt or mismatched."""
