@@ -117,7 +117,8 @@ def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Loaded
             OSError, SyntaxError, ValueError) as exc:
         if isinstance(exc, Image.DecompressionBombError | Image.DecompressionBombWarning):
             raise ImageLoadError(f"{path}: the image is too large to open safely ({exc})") from exc
-        raise ImageLoadError(f"{path}: not an image FaceCraft can read ({_reason(exc)})") from exc
+        reason = "unknown or damaged file format" if isinstance(exc, UnidentifiedImageError) else _reason(exc)
+        raise ImageLoadError(f"{path}: not an image FaceCraft can read ({reason})") from exc
 
     with image:
         if image.format not in SUPPORTED_FORMATS:

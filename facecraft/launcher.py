@@ -9,6 +9,7 @@ installed; ``facecraft SUBCOMMAND ...`` runs the headless engine
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from collections.abc import Sequence
 
@@ -23,6 +24,7 @@ def gui_available() -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``facecraft`` command; returns the process exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
+    os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ log chatter
     if not args:
         if gui_available():
             from facecraft.app.main import run_app  # GUI only when asked for

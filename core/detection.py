@@ -1,0 +1,207 @@
+"""Face detection: MediaPipe Face Mesh, offline. The only module that imports MediaPipe.
+
+:class:`MeshDetector` finds every face and its 478 Face Mesh vertices in image
+pixels; :class:`FaceDetector` adds the 68 iBUG landmarks through the shipped
+:class:`~facecraft.core.landmark_map.Landmark68Map` and orders faces largest
+first. Coordinates follow :mod:`facecraft.core.conventions`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+import cv2
+import numpy as np
+
+from facecraft.core.errors import NoFaceFound
+from facecraft.core.landmark_indices import MEDIAPIPE_COUNT
+from facecraft.core.landmark_map import Landmark68Map
+
+DEFAULT_MAX_SIDE = 1920
+"""Images are downscaled so that their longer side is at most this before detection."""
+
+
+@dataclass(frozen=True)
+class DetectedFace:
+    """One face found in an image.
+
+    Attributes:
+        box: ``(4,)`` float64 ``(x0, y0, x1, y1)`` in image pixels: the bounds of
+            the Face Mesh vertices.
+        landmarks478: ``(478, 3)`` float64 Face Mesh vertices; ``x, y`` in image
+            pixels, ``z`` relative depth in the same pixel unit (grows away from
+            the camera).
+        landmarks68: ``(68, 2)`` float64 iBUG points in image pixels.
+    """
+
+    box: np.ndarray
+    landmarks478: np.ndarray
+    landmarks68: np.ndarray
+
+    @property
+    def area(self) -> float:
+        """Area of :attr:`box` in square pixels."""
+        x0, y0, x1, y1 = self.box
+        return float(max(x1 - x0, 0.0) * max(y1 - y0, 0.0))
+
+
+class MeshDetector:
+    """MediaPipe Face Mesh on still images: every face's 478 vertices in image pixels.
+
+    Not thread-safe: use one instance per thread. Close it (or use it as a context
+    manager) to free MediaPipe's graph.
+    """
+
+    def __init__(
+        self,
+        max_faces: int = 8,
+        min_confidence: float = 0.5,
+        max_side: int = DEFAULT_MAX_SIDE,
+    ) -> None:
+        """
+        Args:
+            max_faces: the most faces reported per image.
+            min_confidence: MediaPipe's face detection confidence threshold, in (0, 1).
+            max_side: longer side, in pixels, that large images are reduced to
+                before detection (coordinates are mapped back).
+        """
+        if max_faces < 1:
+            raise ValueError(f"max_faces must be at least 1, got {max_faces}")
+        if not 0.0 < min_confidence < 1.0:
+            raise ValueError(f"min_confidence must be in (0, 1), got {min_confidence}")
+        from mediapipe.python.solutions import face_mesh  # heavy; only when a detector is made
+
+        self._max_side = max_side
+        self._mesh: Any = face_mesh.FaceMesh(
+            static_image_mode=True,
+            max_num_faces=max_faces,
+            refine_landmarks=True,
+            min_detection_confidence=min_confidence,
+        )
+
+    def detect(self, rgb: np.ndarray) -> list[np.ndarray]:
+        """Find faces.
+
+        Args:
+            rgb: ``(H, W, 3)`` uint8 RGB image.
+
+        Returns:
+            One ``(478, 3)`` float64 array per face (see :class:`DetectedFace`),
+            in MediaPipe's order; empty when there is no face.
+        """
+        rgb = _check_rgb(rgb)
+        height, width = rgb.shape[:2]
+        scale = min(1.0, self._max_side / max(height, width))
+        small = rgb
+        if scale < 1.0:
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        with warnings.catch_warnings():  # protobuf deprecation noise on every call
+            warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
+            result = self._mesh.process(np.ascontiguousarray(small))
+        faces = []
+        for face in result.multi_face_landmarks or []:
+            norm = np.array([(p.x, p.y, p.z) for p in face.landmark], dtype=np.float64)
+            if norm.shape != (MEDIAPIPE_COUNT, 3):
+                continue
+            # Normalised [0, 1] with the origin at the top-left corner -> pixel centres.
+            pixels = np.empty_like(norm)
+            pixels[:, 0] = norm[:, 0] * width - 0.5
+            pixels[:, 1] = norm[:, 1] * height - 0.5
+            pixels[:, 2] = norm[:, 2] * width
+            faces.append(pixels)
+        return faces
+
+    def close(self) -> None:
+        """Free MediaPipe's resources; the detector cannot be used afterwards."""
+        if self._mesh is not None:
+            self._mesh.close()
+            self._mesh = None
+
+    def __enter__(self) -> MeshDetector:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class FaceDetector:
+    """Faces with boxes, 478 Face Mesh vertices and 68 iBUG landmarks, largest first."""
+
+    def __init__(
+        self,
+        landmark_map: Landmark68Map | None = None,
+        max_faces: int = 8,
+        min_confidence: float = 0.5,
+        max_side: int = DEFAULT_MAX_SIDE,
+    ) -> None:
+        """
+        Args:
+            landmark_map: the MediaPipe → iBUG map; default: the shipped one.
+            max_faces, min_confidence, max_side: see :class:`MeshDetector`.
+        """
+        self._map = Landmark68Map.load() if landmark_map is None else landmark_map
+        self._meshes = MeshDetector(max_faces, min_confidence, max_side)
+
+    def detect(self, rgb: np.ndarray) -> list[DetectedFace]:
+        """Every face in ``rgb`` (``(H, W, 3)`` uint8), largest box first; empty if none."""
+        faces = []
+        for vertices in self._meshes.detect(rgb):
+            lo = vertices[:, :2].min(axis=0)
+            hi = vertices[:, :2].max(axis=0)
+            faces.append(DetectedFace(
+                box=np.concatenate([lo, hi]),
+                landmarks478=vertices,
+                landmarks68=self._map.apply(vertices[:, :2]),
+            ))
+        return sorted(faces, key=lambda face: face.area, reverse=True)
+
+    def detect_one(self, rgb: np.ndarray, index: int = 0) -> DetectedFace:
+        """The ``index``-th largest face.
+
+        Raises:
+            NoFaceFound: there is no face, or fewer than ``index + 1``.
+        """
+        faces = self.detect(rgb)
+        if not faces:
+            raise NoFaceFound(
+                "no face was found in the image; use a photo where one face is clearly "
+                "visible, roughly frontal and not too small"
+            )
+        if not 0 <= index < len(faces):
+            raise NoFaceFound(f"face {index} was asked for, but only {len(faces)} found")
+        return faces[index]
+
+    def close(self) -> None:
+        """Free MediaPipe's resources."""
+        self._meshes.close()
+
+    def __enter__(self) -> FaceDetector:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _check_rgb(rgb: np.ndarray) -> np.ndarray:
+    if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3:
+        shape = getattr(rgb, "shape", None)
+        raise ValueError(f"expected an (H, W, 3) RGB image, got shape {shape}")
+    if rgb.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 image, got {rgb.dtype}")
+    if min(rgb.shape[:2]) < 1:
+        raise ValueError(f"the image is empty: {rgb.shape}")
+    return rgb
