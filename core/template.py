@@ -199,7 +199,10 @@ def _from_arrays(arrays: dict[str, np.ndarray]) -> FaceTemplate:
     checked = {}
     for name, (shape, kind) in _ARRAY_SPECS.items():
         array = arrays[name]
-        if array.ndim != len(shape) or any(e is not None and a != e for a, e in zip(array.shape, shape)):
+        matches = array.ndim == len(shape) and all(
+            e is None or a == e for a, e in zip(array.shape, shape, strict=True)
+        )
+        if not matches:
             raise ValueError(f"{name} has shape {array.shape}, expected {shape}")
         if array.dtype.kind != kind:
             raise ValueError(f"{name} has dtype {array.dtype}, expected kind {kind!r}")
@@ -221,7 +224,7 @@ def _from_arrays(arrays: dict[str, np.ndarray]) -> FaceTemplate:
         raise ValueError(f"cylinder has shape {cylinder.shape}, expected (5,)")
     return FaceTemplate(
         **checked,
-        part_boxes={n: UVBox(*(int(v) for v in b)) for n, b in zip(PART_NAMES, boxes)},
+        part_boxes={n: UVBox(*(int(v) for v in b)) for n, b in zip(PART_NAMES, boxes, strict=True)},
         cylinder=CylindricalUV(*(float(v) for v in cylinder)),
         mesh_stride=int(arrays["mesh_stride"]),
     )

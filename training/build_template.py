@@ -283,7 +283,7 @@ def fit_landmarks_3d(mean: np.ndarray, meshes: np.ndarray, annotations: np.ndarr
     normal = np.zeros((3, 3))
     right = np.zeros((68, 3))
     flip_y = np.array([[1.0, 0.0], [0.0, -1.0]])
-    for mesh, points in zip(to_model_axes(meshes), annotations):
+    for mesh, points in zip(to_model_axes(meshes), annotations, strict=True):
         scale, rotation, shift = similarity_fit(mean, mesh)
         projection = flip_y @ (scale * rotation[:2])  # model point -> image pixels (2, 3)
         offset = flip_y @ shift[:2]
@@ -298,7 +298,7 @@ def snap_into_mask(texels: np.ndarray, mask: np.ndarray) -> np.ndarray:
     _, (rows, cols) = ndimage.distance_transform_edt(~mask, return_indices=True)
     out = texels.copy()
     for i, (col, row) in enumerate(texels):
-        r, c = int(round(row)), int(round(col))
+        r, c = round(row), round(col)
         r, c = min(max(r, 0), UV_HEIGHT - 1), min(max(c, 0), UV_WIDTH - 1)
         if not mask[r, c]:
             out[i] = (cols[r, c], rows[r, c])
@@ -319,9 +319,9 @@ def part_box(texels: np.ndarray, centred: bool) -> UVBox:
         left = (UV_WIDTH - width) // 2
     else:
         width = int(np.ceil((hi[0] - lo[0] + 1) / m) * m)
-        left = int(round((lo[0] + hi[0] + 1) / 2 - width / 2))
+        left = round((lo[0] + hi[0] + 1) / 2 - width / 2)
     height = int(np.ceil((hi[1] - lo[1] + 1) / m) * m)
-    top = int(round((lo[1] + hi[1] + 1) / 2 - height / 2))
+    top = round((lo[1] + hi[1] + 1) / 2 - height / 2)
     top = min(max(top, 0), UV_HEIGHT - height)
     left = min(max(left, 0), UV_WIDTH - width)
     return UVBox(top=top, left=left, height=height, width=width)
