@@ -75,6 +75,7 @@ class MeshDetector:
         from mediapipe.python.solutions import face_mesh  # heavy; only when a detector is made
 
         self._max_side = max_side
+        self._max_faces = max_faces
         self._mesh: Any = face_mesh.FaceMesh(
             static_image_mode=True,
             max_num_faces=max_faces,
@@ -85,14 +86,42 @@ class MeshDetector:
     def detect(self, rgb: np.ndarray) -> list[np.ndarray]:
         """Find faces.
 
+        MediaPipe's detector sees a letterboxed square, so faces in wide or tall
+        images are easily missed; the image is therefore also searched in
+        overlapping square windows along its long side, and faces found more than
+        once are merged (the copy farthest from its window's edges wins).
+
         Args:
             rgb: ``(H, W, 3)`` uint8 RGB image.
 
         Returns:
             One ``(478, 3)`` float64 array per face (see :class:`DetectedFace`),
-            in MediaPipe's order; empty when there is no face.
+            at most ``max_faces``, in no particular order; empty when there is no face.
         """
         rgb = _check_rgb(rgb)
+        candidates = self._search(rgb, search_windows(*rgb.shape[:2]))
+        if not candidates:  # small faces: look again, closer
+            candidates = self._search(rgb, fine_search_windows(*rgb.shape[:2]))
+        kept: list[np.ndarray] = []
+        for _, vertices in sorted(candidates, key=lambda c: c[0], reverse=True):
+            if all(_box_iou(_bounds(vertices), _bounds(other)) < 0.4 for other in kept):
+                kept.append(vertices)
+        return kept[: self._max_faces]
+
+    def _search(
+        self, rgb: np.ndarray, windows: list[tuple[int, int, int, int]]
+    ) -> list[tuple[float, np.ndarray]]:
+        """Faces found in each window, in image pixels, with their edge clearance."""
+        candidates = []
+        for x0, y0, x1, y1 in windows:
+            for vertices in self._detect_window(rgb[y0:y1, x0:x1]):
+                vertices[:, 0] += x0
+                vertices[:, 1] += y0
+                candidates.append((_edge_clearance(vertices, (x0, y0, x1, y1)), vertices))
+        return candidates
+
+    def _detect_window(self, rgb: np.ndarray) -> list[np.ndarray]:
+        """Face Mesh on one window: vertices in the window's pixels (z scaled by its width)."""
         height, width = rgb.shape[:2]
         scale = min(1.0, self._max_side / max(height, width))
         small = rgb
@@ -194,6 +223,51 @@ class FaceDetector:
         tb: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def search_windows(height: int, width: int) -> list[tuple[int, int, int, int]]:
+    """Windows ``(x0, y0, x1, y1)`` searched for faces: the whole image, then, when it is
+    not roughly square, squares of its short side at half-side steps along the long side."""
+    windows = [(0, 0, width, height)]
+    side = min(height, width)
+    long_side = max(height, width)
+    if long_side <= 1.25 * side:
+        return windows
+    starts = [*range(0, long_side - side, max(side // 2, 1)), long_side - side]
+    for start in sorted(set(starts)):
+        if width >= height:
+            windows.append((start, 0, start + side, height))
+        else:
+            windows.append((0, start, width, start + side))
+    return windows
+
+
+def fine_search_windows(height: int, width: int, min_side: int = 192) -> list[tuple[int, int, int, int]]:
+    """Squares of half the short side (at least ``min_side``) at half-side steps over the image."""
+    side = max(min(height, width) // 2, min(min_side, height, width))
+
+    def starts(length: int) -> list[int]:
+        return sorted(set([*range(0, max(length - side, 0), max(side // 2, 1)), max(length - side, 0)]))
+
+    return [(x, y, x + side, y + side) for y in starts(height) for x in starts(width)]
+
+
+def _bounds(vertices: np.ndarray) -> np.ndarray:
+    return np.concatenate([vertices[:, :2].min(axis=0), vertices[:, :2].max(axis=0)])
+
+
+def _box_iou(a: np.ndarray, b: np.ndarray) -> float:
+    overlap = np.clip(np.minimum(a[2:], b[2:]) - np.maximum(a[:2], b[:2]), 0, None).prod()
+    union = (a[2:] - a[:2]).prod() + (b[2:] - b[:2]).prod() - overlap
+    return float(overlap / union) if union > 0 else 0.0
+
+
+def _edge_clearance(vertices: np.ndarray, window: tuple[int, int, int, int]) -> float:
+    """Distance from the face's box to the nearest window edge, in face sizes (negative: cut off)."""
+    x0, y0, x1, y1 = _bounds(vertices)
+    size = max(x1 - x0, y1 - y0, 1e-6)
+    wx0, wy0, wx1, wy1 = window
+    return float(min(x0 - wx0, y0 - wy0, wx1 - 1 - x1, wy1 - 1 - y1) / size)
 
 
 def _check_rgb(rgb: np.ndarray) -> np.ndarray:

@@ -1,0 +1,41 @@
+"""Shared fixtures: the astronaut photo, a face detector, the shipped template."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facecraft.core.detection import FaceDetector
+from facecraft.core.image_io import load_image
+from facecraft.core.resources import resource_path
+from facecraft.core.template import FaceTemplate, load_template
+from facecraft.training.faces_data import DEFAULT_DATA_DIR
+
+ASTRONAUT = resource_path("samples/astronaut.jpg")
+
+
+@pytest.fixture(scope="session")
+def astronaut_rgb() -> np.ndarray:
+    """``(512, 512, 3)`` uint8: NASA's public-domain portrait of Eileen Collins."""
+    return load_image(ASTRONAUT).rgb
+
+
+@pytest.fixture(scope="session")
+def detector() -> Iterator[FaceDetector]:
+    with FaceDetector() as face_detector:
+        yield face_detector
+
+
+@pytest.fixture(scope="session")
+def template() -> FaceTemplate:
+    return load_template()
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    if not (DEFAULT_DATA_DIR / "manifest.csv").is_file():
+        pytest.skip(f"training data not found at {DEFAULT_DATA_DIR}")
+    return DEFAULT_DATA_DIR
