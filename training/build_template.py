@@ -305,6 +305,21 @@ def snap_into_mask(texels: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out
 
 
+def mirror_consistent(texels: np.ndarray) -> np.ndarray:
+    """Make ``(68, 2)`` ``(col, row)`` landmark texels exactly mirror-symmetric.
+
+    The subject's-right member of each pair is kept and its partner set to its
+    mirror image; midline points move onto the centre line.
+    """
+    out = texels.copy()
+    for i, j in enumerate(IBUG_MIRROR):
+        if i == j:
+            out[i, 0] = (UV_WIDTH - 1) / 2
+        elif i < j:
+            out[j] = (UV_WIDTH - 1 - texels[i, 0], texels[i, 1])
+    return out
+
+
 def part_box(texels: np.ndarray, centred: bool) -> UVBox:
     """Box around ``(K, 2)`` ``(col, row)`` points, sides rounded up to multiples of 8.
 
@@ -364,7 +379,7 @@ def build(meshes: np.ndarray, annotations: np.ndarray, stride: int = 2) -> FaceT
     landmark_uv = cylinder.to_uv(landmarks)
     landmark_texels = np.stack([landmark_uv[:, 0] * UV_WIDTH - 0.5,
                                 landmark_uv[:, 1] * UV_HEIGHT - 0.5], axis=-1)
-    landmark_texels = snap_into_mask(landmark_texels, mask)
+    landmark_texels = mirror_consistent(snap_into_mask(landmark_texels, mask))
     landmark_uv = np.stack([(landmark_texels[:, 0] + 0.5) / UV_WIDTH,
                             (landmark_texels[:, 1] + 0.5) / UV_HEIGHT], axis=-1)
     vertex_uv = np.stack([(texels[:, 1] + 0.5) / UV_WIDTH, (texels[:, 0] + 0.5) / UV_HEIGHT], axis=-1)
