@@ -78,7 +78,8 @@ def test_render_mesh_is_inside_the_mask(template):
     assert np.allclose(template.vertex_uv, expected_uv)
     # Every triangle's centroid and edge midpoints fall on face texels.
     corners = template.vertex_texels[template.triangles].astype(float)
-    for point in (corners.mean(axis=1), (corners[:, 0] + corners[:, 1]) / 2, (corners[:, 1] + corners[:, 2]) / 2):
+    midpoints = [(corners[:, i] + corners[:, j]) / 2 for i, j in ((0, 1), (1, 2), (2, 0))]
+    for point in [corners.mean(axis=1), *midpoints]:
         r, c = np.round(point).astype(int).T
         assert template.mask[r, c].all()
 
@@ -125,8 +126,8 @@ def test_part_boxes_fit_three_upsampling_stages(template):
     for box in template.part_boxes.values():
         assert box.height % PART_SIZE_MULTIPLE == 0 and box.width % PART_SIZE_MULTIPLE == 0
         assert box.height >= 16 and box.width >= 16
-        assert 0 <= box.top and box.top + box.height <= UV_HEIGHT
-        assert 0 <= box.left and box.left + box.width <= UV_WIDTH
+        assert box.top >= 0 and box.top + box.height <= UV_HEIGHT
+        assert box.left >= 0 and box.left + box.width <= UV_WIDTH
         assert template.mask[box.slices].mean() > 0.8
     assert template.part_boxes["right_eye"] == template.part_boxes["left_eye"].mirrored()
     for centred in ("nose", "mouth"):
