@@ -99,14 +99,26 @@ class MeshDetector:
             at most ``max_faces``, in no particular order; empty when there is no face.
         """
         rgb = _check_rgb(rgb)
-        candidates = self._search(rgb, search_windows(*rgb.shape[:2]))
+        height, width = rgb.shape[:2]
+        scale = min(1.0, self._max_side / max(height, width))
+        small = rgb
+        if scale < 1.0:
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+        candidates = self._search(small, search_windows(*small.shape[:2]))
         if not candidates:  # small faces: look again, closer
-            candidates = self._search(rgb, fine_search_windows(*rgb.shape[:2]))
+            candidates = self._search(small, fine_search_windows(*small.shape[:2]))
         kept: list[np.ndarray] = []
         for _, vertices in sorted(candidates, key=lambda c: c[0], reverse=True):
             if all(_box_iou(_bounds(vertices), _bounds(other)) < 0.4 for other in kept):
                 kept.append(vertices)
-        return kept[: self._max_faces]
+        faces = kept[: self._max_faces]
+        if small is not rgb:  # pixel centres of the reduced copy back to the original's
+            factors = np.array([width / small.shape[1], height / small.shape[0]])
+            for vertices in faces:
+                vertices[:, :2] = (vertices[:, :2] + 0.5) * factors - 0.5
+                vertices[:, 2] *= factors[0]
+        return faces
 
     def _search(
         self, rgb: np.ndarray, windows: list[tuple[int, int, int, int]]
@@ -123,14 +135,9 @@ class MeshDetector:
     def _detect_window(self, rgb: np.ndarray) -> list[np.ndarray]:
         """Face Mesh on one window: vertices in the window's pixels (z scaled by its width)."""
         height, width = rgb.shape[:2]
-        scale = min(1.0, self._max_side / max(height, width))
-        small = rgb
-        if scale < 1.0:
-            size = (max(1, round(width * scale)), max(1, round(height * scale)))
-            small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
         with warnings.catch_warnings():  # protobuf deprecation noise on every call
             warnings.filterwarnings("ignore", message="SymbolDatabase.GetPrototype", category=UserWarning)
-            result = self._mesh.process(np.ascontiguousarray(small))
+            result = self._mesh.process(np.ascontiguousarray(rgb))
         faces = []
         for face in result.multi_face_landmarks or []:
             norm = np.array([(p.x, p.y, p.z) for p in face.landmark], dtype=np.float64)
