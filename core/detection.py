@@ -11,7 +11,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import cv2
 import numpy as np
@@ -48,7 +48,25 @@ class DetectedFace:
         return float(max(x1 - x0, 0.0) * max(y1 - y0, 0.0))
 
 
-class MeshDetector:
+class _ClosedOnExit:
+    """Context-manager support for classes that free resources in ``close()``."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class MeshDetector(_ClosedOnExit):
     """MediaPipe Face Mesh on still images: every face's 478 vertices in image pixels.
 
     Not thread-safe: use one instance per thread. Close it (or use it as a context
@@ -157,19 +175,8 @@ class MeshDetector:
             self._mesh.close()
             self._mesh = None
 
-    def __enter__(self) -> MeshDetector:
-        return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class FaceDetector:
+class FaceDetector(_ClosedOnExit):
     """Faces with boxes, 478 Face Mesh vertices and 68 iBUG landmarks, largest first."""
 
     def __init__(
@@ -219,17 +226,6 @@ class FaceDetector:
     def close(self) -> None:
         """Free MediaPipe's resources."""
         self._meshes.close()
-
-    def __enter__(self) -> FaceDetector:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 def search_windows(height: int, width: int) -> list[tuple[int, int, int, int]]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facecraft.core.conventions import UV_HEIGHT, UV_WIDTH
+from facecraft.core.conventions import UV_HEIGHT, UV_WIDTH, uv_to_texel
 from facecraft.core.errors import ResourceError
 from facecraft.core.landmark_indices import IBUG_COUNT, MEDIAPIPE_MESH_COUNT
 from facecraft.core.resources import resource_path
@@ -132,8 +132,7 @@ class FaceTemplate:
 
     def landmark_texels(self) -> np.ndarray:
         """``(68, 2)`` continuous ``(col, row)`` texel coordinates of the landmarks."""
-        return np.stack([self.landmark_uv[:, 0] * UV_WIDTH - 0.5,
-                         self.landmark_uv[:, 1] * UV_HEIGHT - 0.5], axis=-1)
+        return uv_to_texel(self.landmark_uv)
 
 
 _ARRAY_SPECS: dict[str, tuple[tuple[int | None, ...], str]] = {

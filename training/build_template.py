@@ -30,7 +30,7 @@ import numpy as np
 from scipy import interpolate, ndimage
 from scipy.optimize import linear_sum_assignment
 
-from facecraft.core.conventions import UV_HEIGHT, UV_WIDTH, texel_centres_uv
+from facecraft.core.conventions import UV_HEIGHT, UV_WIDTH, texel_centres_uv, texel_to_uv, uv_to_texel
 from facecraft.core.landmark_indices import (
     IBUG_LEFT_BROW,
     IBUG_LEFT_EYE,
@@ -216,8 +216,7 @@ def rasterise_mask(uv: np.ndarray, triangles: np.ndarray, valid: np.ndarray) -> 
     where ``valid`` (the interpolated surface exists) and where the mirrored texel is too.
     """
     shift = 4  # sub-texel precision of cv2.fillPoly
-    texel = np.stack([uv[:, 0] * UV_WIDTH - 0.5, uv[:, 1] * UV_HEIGHT - 0.5], axis=-1)
-    fixed = np.round(texel * (1 << shift)).astype(np.int32)
+    fixed = np.round(uv_to_texel(uv) * (1 << shift)).astype(np.int32)
     canvas = np.zeros((UV_HEIGHT, UV_WIDTH), np.uint8)
     for triangle in triangles:
         cv2.fillPoly(canvas, [fixed[triangle]], 1, lineType=cv2.LINE_8, shift=shift)
@@ -377,12 +376,9 @@ def build(meshes: np.ndarray, annotations: np.ndarray, stride: int = 2) -> FaceT
 
     landmarks = fit_landmarks_3d(mean, face_meshes, annotations)
     landmark_uv = cylinder.to_uv(landmarks)
-    landmark_texels = np.stack([landmark_uv[:, 0] * UV_WIDTH - 0.5,
-                                landmark_uv[:, 1] * UV_HEIGHT - 0.5], axis=-1)
-    landmark_texels = mirror_consistent(snap_into_mask(landmark_texels, mask))
-    landmark_uv = np.stack([(landmark_texels[:, 0] + 0.5) / UV_WIDTH,
-                            (landmark_texels[:, 1] + 0.5) / UV_HEIGHT], axis=-1)
-    vertex_uv = np.stack([(texels[:, 1] + 0.5) / UV_WIDTH, (texels[:, 0] + 0.5) / UV_HEIGHT], axis=-1)
+    landmark_texels = mirror_consistent(snap_into_mask(uv_to_texel(landmark_uv), mask))
+    landmark_uv = texel_to_uv(landmark_texels)
+    vertex_uv = texel_to_uv(texels[:, ::-1])  # (row, col) -> (col, row) -> (u, v)
     return FaceTemplate(
         mean_shape_uv=shape_uv,
         mask=mask,

@@ -19,7 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from facecraft.core.landmark_indices import IBUG_COUNT, MEDIAPIPE_COUNT, nme, outer_eye_distance
+from facecraft.core.landmark_indices import (
+    IBUG_COUNT,
+    IBUG_GROUPS,
+    MEDIAPIPE_COUNT,
+    nme,
+    outer_eye_distance,
+)
 from facecraft.core.landmark_map import LANDMARK_MAP_FILE, Landmark68Map
 from facecraft.core.resources import resource_path
 from facecraft.training.faces_data import DEFAULT_CACHE_DIR, DEFAULT_DATA_DIR
@@ -82,8 +88,6 @@ def fit_weights(meshes: np.ndarray, targets: np.ndarray, ridge: float) -> np.nda
 
 def fit(cache: MeshCache, seed: int = 0) -> tuple[Landmark68Map, MapFitReport]:
     """Choose the ridge on held-out train photos, refit on all train photos, report val NME."""
-    from facecraft.core.landmark_indices import IBUG_GROUPS
-
     train, val = cache.select("train"), cache.select("val")
     x_train, y_train = normalise(train.meshes[..., :2], train.annotations)
     order = np.random.default_rng(seed).permutation(len(x_train))

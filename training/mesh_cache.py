@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,8 +65,6 @@ class MeshCache:
 
 def build_cache(data_dir: Path = DEFAULT_DATA_DIR, limit: int | None = None) -> MeshCache:
     """Detect Face Mesh vertices on every annotated photo (with a progress bar)."""
-    import time
-
     records = landmarked_photos(data_dir=data_dir)[:limit]
     meshes = np.full((len(records), MEDIAPIPE_COUNT, 3), np.nan)
     annotations = np.zeros((len(records), IBUG_COUNT, 2))
