@@ -100,71 +100,80 @@ def rasterize(
     batch, device = screen.shape[0], screen.device
     tri = triangles.to(device=device, dtype=torch.long)
     keys = torch.full((batch * height * width,), -1, dtype=torch.long, device=device)
+    z_lo = screen[..., 2].amin(dim=1) if screen.shape[1] else screen.new_zeros(batch)
+    z_range = (screen[..., 2].amax(dim=1) - z_lo).clamp(min=1e-12) if screen.shape[1] \
+        else screen.new_ones(batch)
     if tri.shape[0] and screen.shape[1]:
-        _scatter_nearest(screen, tri, height, width, cull_backfaces, max_pairs, keys)
-    face = torch.where(keys >= 0, keys & ((1 << _FACE_BITS) - 1), torch.full_like(keys, -1))
-    pix_to_face = face.view(batch, height, width)
-    if tri.shape[0] == 0:
-        return Fragments(pix_to_face, torch.full(pix_to_face.shape, -torch.inf, device=device))
-    with torch.no_grad():
-        bary = _barycentric(screen, tri, pix_to_face)
-        batch_index = torch.arange(batch, device=device)[:, None, None, None]
-        corner_depth = screen[..., 2][batch_index, tri[pix_to_face.clamp(min=0)]]  # (B, H, W, 3)
-        depth = (bary * corner_depth).sum(-1)
-        depth = torch.where(pix_to_face >= 0, depth, torch.full_like(depth, -torch.inf))
-    return Fragments(pix_to_face, depth)
+        _scatter_nearest(screen, tri, height, width, cull_backfaces, max_pairs, z_lo, z_range, keys)
+    covered = keys >= 0
+    face = torch.where(covered, keys & ((1 << _FACE_BITS) - 1), torch.full_like(keys, -1))
+    # The winning key also holds the depth, quantised to 1/2^31 of the batch item's depth range.
+    level = (keys >> _FACE_BITS).to(screen.dtype).view(batch, -1)
+    depth = z_lo[:, None] + level / _DEPTH_LEVELS * z_range[:, None]
+    depth = torch.where(covered.view(batch, -1), depth, torch.full_like(depth, -torch.inf))
+    return Fragments(face.view(batch, height, width), depth.view(batch, height, width))
+
+
+_TRIANGLE_COLUMNS = 13  # x0 x1 x2 y0 y1 y2 z0 z1 z2 area x_lo y_lo span_x
 
 
 def _scatter_nearest(
     screen: Tensor, tri: Tensor, height: int, width: int, cull_backfaces: bool, max_pairs: int,
-    keys: Tensor,
+    z_lo: Tensor, z_range: Tensor, keys: Tensor,
 ) -> None:
-    """Fill ``keys`` (``B*H*W`` int64) with packed (depth, face) of the nearest cover."""
-    batch = screen.shape[0]
-    corners = screen[:, tri]  # (B, T, 3 corners, 3 coords)
-    x, y, z = corners.unbind(-1)  # each (B, T, 3)
+    """Fill ``keys`` (``B*H*W`` int64) with the packed (depth, face) of the nearest cover."""
+    triangle_count = tri.shape[0]
+    corners = screen[:, tri].permute(0, 1, 3, 2)  # (B, T, coord, corner)
+    x, y = corners[..., 0, :], corners[..., 1, :]
     area = (x[..., 1] - x[..., 0]) * (y[..., 2] - y[..., 0]) - (x[..., 2] - x[..., 0]) * (y[..., 1] - y[..., 0])
     usable = area < 0 if cull_backfaces else area != 0
-    x_lo = x.amin(-1).ceil().clamp(0, width - 1)
-    x_hi = x.amax(-1).floor().clamp(-1, width - 1)
-    y_lo = y.amin(-1).ceil().clamp(0, height - 1)
-    y_hi = y.amax(-1).floor().clamp(-1, height - 1)
-    span_x = (x_hi - x_lo + 1).clamp(min=0).long()
-    span_y = (y_hi - y_lo + 1).clamp(min=0).long()
-    counts = torch.where(usable, span_x * span_y, torch.zeros_like(span_x)).flatten()
+    x_lo = _min3(x).ceil().clamp(0, width - 1)
+    x_hi = _max3(x).floor().clamp(-1, width - 1)
+    y_lo = _min3(y).ceil().clamp(0, height - 1)
+    y_hi = _max3(y).floor().clamp(-1, height - 1)
+    span_x = (x_hi - x_lo + 1).clamp(min=0)
+    span_y = (y_hi - y_lo + 1).clamp(min=0)
+    counts = torch.where(usable, span_x * span_y, torch.zeros_like(span_x)).flatten().long()
     owners = counts.nonzero().squeeze(1)  # flat (b * T + t) of triangles with candidates
     if owners.numel() == 0:
         return
-    z_lo = z.amin(dim=(1, 2))
-    z_range = (z.amax(dim=(1, 2)) - z_lo).clamp(min=1e-12)
-    triangle_count = tri.shape[0]
-    owner_counts = counts[owners]
+    table = torch.cat([corners.flatten(-2), area[..., None], x_lo[..., None], y_lo[..., None],
+                       span_x[..., None]], dim=-1).flatten(0, 1).index_select(0, owners)
+    owner_counts = counts.index_select(0, owners)
     ends = owner_counts.cumsum(0)
     chunk_start = 0
     while chunk_start < owners.numel():
-        # Owners whose pairs end within max_pairs of this chunk's first pair (at least one).
+        # The owners whose pairs fit within max_pairs from this chunk's first pair (at least one).
         first_pair = int(ends[chunk_start] - owner_counts[chunk_start])
-        chunk_end = int(torch.searchsorted(ends, first_pair + max_pairs, right=True))
-        chunk_end = max(chunk_end, chunk_start + 1)
-        chunk = owners[chunk_start:chunk_end]
+        chunk_end = max(int(torch.searchsorted(ends, first_pair + max_pairs, right=True)), chunk_start + 1)
         chunk_counts = owner_counts[chunk_start:chunk_end]
-        local_owner = torch.repeat_interleave(torch.arange(chunk.numel(), device=screen.device), chunk_counts)
-        starts = chunk_counts.cumsum(0) - chunk_counts
-        offset = torch.arange(local_owner.numel(), device=screen.device) - starts[local_owner]
-        flat = chunk[local_owner]
-        b, t = flat // triangle_count, flat % triangle_count
-        nx = span_x.flatten()[flat]
-        px = x_lo.flatten()[flat] + (offset % nx)
-        py = y_lo.flatten()[flat] + (offset // nx)
-        cx, cy, cz = x.flatten(0, 1)[flat], y.flatten(0, 1)[flat], z.flatten(0, 1)[flat]
-        weights = _edge_weights(cx, cy, px, py, area.flatten()[flat])
+        local_owner = torch.repeat_interleave(
+            torch.arange(chunk_end - chunk_start, device=screen.device), chunk_counts)
+        starts = ends[chunk_start:chunk_end] - chunk_counts - first_pair
+        offset = (torch.arange(local_owner.numel(), device=screen.device) - starts[local_owner]).to(table.dtype)
+        rows = table[chunk_start:chunk_end].index_select(0, local_owner)  # (N, 13)
+        span = rows[:, 12]
+        row_in_box = torch.div(offset, span, rounding_mode="floor")
+        px = rows[:, 10] + (offset - row_in_box * span)
+        py = rows[:, 11] + row_in_box
+        weights = _edge_weights(rows[:, 0:3], rows[:, 3:6], px, py, rows[:, 9])
         inside = (weights >= -_EDGE_EPS).all(-1)
-        depth = (weights * cz).sum(-1)
+        flat = owners[chunk_start:chunk_end].index_select(0, local_owner)
+        b = torch.div(flat, triangle_count, rounding_mode="floor")
+        depth = (weights * rows[:, 6:9]).sum(-1)
         level = ((depth - z_lo[b]) / z_range[b] * _DEPTH_LEVELS).clamp(0, _DEPTH_LEVELS).long()
-        key = (level << _FACE_BITS) | t
+        key = (level << _FACE_BITS) | (flat - b * triangle_count)
         pixel = (b * height + py.long()) * width + px.long()
         keys.scatter_reduce_(0, pixel[inside], key[inside], reduce="amax")
         chunk_start = chunk_end
+
+
+def _min3(values: Tensor) -> Tensor:
+    return torch.minimum(torch.minimum(values[..., 0], values[..., 1]), values[..., 2])
+
+
+def _max3(values: Tensor) -> Tensor:
+    return torch.maximum(torch.maximum(values[..., 0], values[..., 1]), values[..., 2])
 
 
 def _edge_weights(x: Tensor, y: Tensor, px: Tensor, py: Tensor, area: Tensor) -> Tensor:

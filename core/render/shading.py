@@ -117,7 +117,7 @@ def uv_normals(position_map: Tensor, eps: float = 1e-12) -> Tensor:
     if position_map.dim() != 4 or position_map.shape[1] != 3:
         raise ValueError(f"position map must be (B, 3, H, W), got {tuple(position_map.shape)}")
     padded = F.pad(position_map, (1, 1, 1, 1), mode="replicate")
-    d_col = padded[:, :, 1:-1, 2:] - padded[:, :, 1:-1, :-2]
-    d_row = padded[:, :, 2:, 1:-1] - padded[:, :, :-2, 1:-1]
-    normal = torch.linalg.cross(d_row, d_col, dim=1)
-    return normal / normal.norm(dim=1, keepdim=True).clamp(min=eps)
+    ax, ay, az = (padded[:, :, 2:, 1:-1] - padded[:, :, :-2, 1:-1]).unbind(1)  # d/drow
+    bx, by, bz = (padded[:, :, 1:-1, 2:] - padded[:, :, 1:-1, :-2]).unbind(1)  # d/dcol
+    normal = torch.stack([ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx], dim=1)
+    return normal * (normal * normal).sum(1, keepdim=True).clamp(min=eps * eps).rsqrt()

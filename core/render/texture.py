@@ -29,11 +29,15 @@ def interpolate(attributes: Tensor, triangles: Tensor, fragments: Fragments, bar
     if attributes.dim() != 3 or attributes.shape[0] != batch:
         raise ValueError(f"attributes must be (B={batch}, V, C) or (V, C), got {tuple(attributes.shape)}")
     tri = triangles.to(device=attributes.device, dtype=torch.long)
-    face = fragments.pix_to_face.clamp(min=0)
-    batch_index = torch.arange(batch, device=attributes.device)[:, None, None, None]
-    corners = attributes[batch_index, tri[face]]  # (B, H, W, 3, C)
-    values = (bary.unsqueeze(-1) * corners).sum(-2)
-    return values * fragments.mask.unsqueeze(-1).to(values.dtype)
+    pix_to_face = fragments.pix_to_face.flatten()
+    covered = (pix_to_face >= 0).nonzero().squeeze(1)
+    pixels_per_item = pix_to_face.numel() // batch
+    item = torch.div(covered, pixels_per_item, rounding_mode="floor")
+    corners = attributes[item[:, None], tri[pix_to_face[covered]]]  # (N, 3, C)
+    weights = bary.reshape(-1, 3)[covered]
+    values = (weights.unsqueeze(-1) * corners).sum(-2)
+    out = values.new_zeros(pix_to_face.numel(), attributes.shape[-1]).index_put((covered,), values)
+    return out.view(*fragments.pix_to_face.shape, attributes.shape[-1])
 
 
 def sample_texture(texture: Tensor, uv: Tensor, mask: Tensor | None = None) -> Tensor:
