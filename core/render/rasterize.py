@@ -3,8 +3,9 @@
 Screen-space vertices are ``(x, y, depth)``: pixels in the image convention of
 :mod:`facecraft.core.conventions` (origin at the centre of the top-left pixel,
 ``y`` down) and depth from :func:`facecraft.core.camera.project` (larger =
-nearer). A pixel is covered by a triangle when its centre lies inside it; the
-nearest covering triangle wins.
+nearer). A pixel is covered by a triangle when its centre lies inside it (or on
+its edge); the nearest covering triangle wins, and an exact depth tie goes to the
+triangle with the larger index.
 
 The work is vectorised over (triangle, pixel) pairs: every triangle enumerates
 the pixel centres of its bounding box, an inside test keeps the covered ones,
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-_DEPTH_LEVELS = 2**31 - 1
+_DEPTH_LEVELS = 2**30  # packed above the face id; keeps the key positive in int64
 _FACE_BITS = 32
 _EDGE_EPS = 1e-7
 
@@ -83,8 +84,8 @@ def rasterize(
     Args:
         screen_vertices: ``(B, V, 3)`` float ``(x, y, depth)`` per vertex; gradients are ignored.
         triangles: ``(T, 3)`` int vertex indices shared by the batch. Front faces are
-            counter-clockwise in the camera frame (``y`` up), i.e. clockwise in
-            image pixels.
+            counter-clockwise as the viewer sees them, i.e. have a negative signed
+            area in image-pixel coordinates (whose ``y`` axis points down).
         image_size: ``(H, W)`` of the output.
         cull_backfaces: drop triangles that face away from the camera.
         max_pairs: most (triangle, pixel) candidates held in memory at once.
@@ -107,7 +108,7 @@ def rasterize(
         _scatter_nearest(screen, tri, height, width, cull_backfaces, max_pairs, z_lo, z_range, keys)
     covered = keys >= 0
     face = torch.where(covered, keys & ((1 << _FACE_BITS) - 1), torch.full_like(keys, -1))
-    # The winning key also holds the depth, quantised to 1/2^31 of the batch item's depth range.
+    # The winning key also holds the depth, quantised to 1/2^30 of the batch item's depth range.
     level = (keys >> _FACE_BITS).to(screen.dtype).view(batch, -1)
     depth = z_lo[:, None] + level / _DEPTH_LEVELS * z_range[:, None]
     depth = torch.where(covered.view(batch, -1), depth, torch.full_like(depth, -torch.inf))
@@ -161,7 +162,7 @@ def _scatter_nearest(
         flat = owners[chunk_start:chunk_end].index_select(0, local_owner)
         b = torch.div(flat, triangle_count, rounding_mode="floor")
         depth = (weights * rows[:, 6:9]).sum(-1)
-        level = ((depth - z_lo[b]) / z_range[b] * _DEPTH_LEVELS).clamp(0, _DEPTH_LEVELS).long()
+        level = ((depth - z_lo[b]) / z_range[b] * _DEPTH_LEVELS).long().clamp(0, _DEPTH_LEVELS)
         key = (level << _FACE_BITS) | (flat - b * triangle_count)
         pixel = (b * height + py.long()) * width + px.long()
         keys.scatter_reduce_(0, pixel[inside], key[inside], reduce="amax")
