@@ -287,7 +287,8 @@ class GLFaceRenderer:
             raise ValueError(f"image size must be positive, got {image_size}")
         if dtype not in ("f1", "f4"):
             raise ValueError(f"dtype must be 'f1' or 'f4', got {dtype!r}")
-        limit = min(max_tile, *self.ctx.info["GL_MAX_VIEWPORT_DIMS"], self.ctx.info["GL_MAX_RENDERBUFFER_SIZE"])
+        info = self.ctx.info
+        limit = min(max_tile, *info["GL_MAX_VIEWPORT_DIMS"], info["GL_MAX_RENDERBUFFER_SIZE"])
         out = np.empty((height, width, 4), dtype=np.uint8 if dtype == "f1" else np.float32)
         tile_h, tile_w = min(height, limit), min(width, limit)
         previous = self.ctx.fbo

@@ -126,7 +126,7 @@ def _scatter_nearest(
     triangle_count = tri.shape[0]
     corners = screen[:, tri].permute(0, 1, 3, 2)  # (B, T, coord, corner)
     x, y = corners[..., 0, :], corners[..., 1, :]
-    area = (x[..., 1] - x[..., 0]) * (y[..., 2] - y[..., 0]) - (x[..., 2] - x[..., 0]) * (y[..., 1] - y[..., 0])
+    area = _signed_area(x, y)
     usable = area < 0 if cull_backfaces else area != 0
     x_lo = _min3(x).ceil().clamp(0, width - 1)
     x_hi = _max3(x).floor().clamp(-1, width - 1)
@@ -151,7 +151,8 @@ def _scatter_nearest(
         local_owner = torch.repeat_interleave(
             torch.arange(chunk_end - chunk_start, device=screen.device), chunk_counts)
         starts = ends[chunk_start:chunk_end] - chunk_counts - first_pair
-        offset = (torch.arange(local_owner.numel(), device=screen.device) - starts[local_owner]).to(table.dtype)
+        pair = torch.arange(local_owner.numel(), device=screen.device)
+        offset = (pair - starts[local_owner]).to(table.dtype)
         rows = table[chunk_start:chunk_end].index_select(0, local_owner)  # (N, 13)
         span = rows[:, 12]
         row_in_box = torch.div(offset, span, rounding_mode="floor")
@@ -167,6 +168,13 @@ def _scatter_nearest(
         pixel = (b * height + py.long()) * width + px.long()
         keys.scatter_reduce_(0, pixel[inside], key[inside], reduce="amax")
         chunk_start = chunk_end
+
+
+def _signed_area(x: Tensor, y: Tensor) -> Tensor:
+    """Twice the signed area of triangles with corners ``x, y`` (``(..., 3)``); < 0 faces the viewer."""
+    x01, x02 = x[..., 1] - x[..., 0], x[..., 2] - x[..., 0]
+    y01, y02 = y[..., 1] - y[..., 0], y[..., 2] - y[..., 0]
+    return x01 * y02 - x02 * y01
 
 
 def _min3(values: Tensor) -> Tensor:
@@ -210,7 +218,7 @@ def _barycentric(screen_vertices: Tensor, tri: Tensor, pix_to_face: Tensor) -> T
     px = (rest % width).to(screen_vertices.dtype)
     corners = screen_vertices[b[:, None], tri[pix_to_face.flatten()[covered]]]  # (N, 3, 3)
     x, y = corners[..., 0], corners[..., 1]
-    area = (x[:, 1] - x[:, 0]) * (y[:, 2] - y[:, 0]) - (x[:, 2] - x[:, 0]) * (y[:, 1] - y[:, 0])
+    area = _signed_area(x, y)
     weights = _edge_weights(x, y, px, py, area)
     out = screen_vertices.new_zeros(batch * height * width, 3)
     out = out.index_put((covered,), weights)

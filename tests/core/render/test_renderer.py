@@ -106,7 +106,8 @@ def test_camera_and_lighting_gradients_match_finite_differences(renderer, templa
         delta = torch.zeros(1, 6, dtype=torch.float64)
         delta[0, index] = step
         with torch.no_grad():
-            numeric = (loss(camera_vector + delta, lighting) - loss(camera_vector - delta, lighting)) / (2 * step)
+            numeric = loss(camera_vector + delta, lighting) - loss(camera_vector - delta, lighting)
+            numeric = numeric / (2 * step)
         assert math.isclose(float(numeric), float(camera_vector.grad[0, index]), rel_tol=1e-5)
     for channel, coefficient in ((0, 0), (1, 3), (2, 6)):
         delta = torch.zeros(1, 3, 9, dtype=torch.float64)
