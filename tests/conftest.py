@@ -39,3 +39,13 @@ def data_dir() -> Path:
     if not (DEFAULT_DATA_DIR / "manifest.csv").is_file():
         pytest.skip(f"training data not found at {DEFAULT_DATA_DIR}")
     return DEFAULT_DATA_DIR
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--save-golden", action="store_true",
+                     help="overwrite the golden images in tests/golden with this run's renders")
+
+
+@pytest.fixture(scope="session")
+def save_golden(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--save-golden"))
