@@ -216,10 +216,13 @@ def _barycentric(screen_vertices: Tensor, tri: Tensor, pix_to_face: Tensor) -> T
     rest = covered % (height * width)
     py = (rest // width).to(screen_vertices.dtype)
     px = (rest % width).to(screen_vertices.dtype)
-    corners = screen_vertices[b[:, None], tri[pix_to_face.flatten()[covered]]]  # (N, 3, 3)
+    vertex_count = screen_vertices.shape[1]
+    corner_index = (b[:, None] * vertex_count + tri[pix_to_face.flatten()[covered]]).flatten()
+    # index_select rather than advanced indexing: its backward is a fast index_add.
+    corners = screen_vertices.reshape(-1, 3).index_select(0, corner_index).view(-1, 3, 3)  # (N, 3, 3)
     x, y = corners[..., 0], corners[..., 1]
     area = _signed_area(x, y)
     weights = _edge_weights(x, y, px, py, area)
     out = screen_vertices.new_zeros(batch * height * width, 3)
-    out = out.index_put((covered,), weights)
+    out = out.index_copy(0, covered, weights)
     return out.view(batch, height, width, 3)

@@ -77,7 +77,7 @@ class Renderer(nn.Module):
 
     def mesh_vertices(self, shape_uv: Tensor) -> Tensor:
         """``(B, 3, 192, 224)`` position map to ``(B, V, 3)`` render-mesh vertices."""
-        return shape_uv.flatten(2)[:, :, self.vertex_index].transpose(1, 2)
+        return shape_uv.flatten(2).index_select(2, self.vertex_index).transpose(1, 2)
 
     def forward(
         self,
@@ -117,7 +117,7 @@ class Renderer(nn.Module):
                 raise ValueError(f"{name} contains NaN or infinity")
 
         rotation = camera.rotation()
-        normals = torch.einsum("bij,bjhw->bihw", rotation, uv_normals(shape_uv))
+        normals = torch.bmm(rotation, uv_normals(shape_uv).flatten(2)).view_as(shape_uv)
         shading = sh_shading(normals, lighting)
         screen = project(self.mesh_vertices(shape_uv), camera)
         fragments = rasterize(screen, self.triangles, (height, width))

@@ -34,15 +34,15 @@ _BAND_2_ZONAL = math.sqrt(5.0) / 8.0  # (pi/4) (1/4) sqrt(5/pi) / (pi Y00)
 _BAND_2_SQUARE = math.sqrt(15.0) / 8.0  # (pi/4) (1/4) sqrt(15/pi) / (pi Y00)
 
 
-def sh_basis(normals: Tensor) -> Tensor:
-    """Irradiance basis at unit normals: ``(..., 3)`` to ``(..., 9)``."""
-    x, y, z = normals.unbind(-1)
+def sh_basis(normals: Tensor, dim: int = -1) -> Tensor:
+    """Irradiance basis at unit normals: ``(..., 3)`` to ``(..., 9)`` (along ``dim``)."""
+    x, y, z = normals.unbind(dim)
     return torch.stack([
         torch.ones_like(x),
         _BAND_1 * y, _BAND_1 * z, _BAND_1 * x,
         _BAND_2_CROSS * x * y, _BAND_2_CROSS * y * z, _BAND_2_ZONAL * (3.0 * z * z - 1.0),
         _BAND_2_CROSS * x * z, _BAND_2_SQUARE * (x * x - y * y),
-    ], dim=-1)
+    ], dim=dim)
 
 
 def real_sh(directions: Tensor) -> Tensor:
@@ -95,8 +95,9 @@ def sh_shading(normals: Tensor, lighting: Tensor) -> Tensor:
         raise ValueError(f"normals must be (B, 3, H, W), got {tuple(normals.shape)}")
     if lighting.shape != (normals.shape[0], 3, SH_COEFFICIENTS):
         raise ValueError(f"lighting must be (B={normals.shape[0]}, 3, 9), got {tuple(lighting.shape)}")
-    basis = sh_basis(normals.permute(0, 2, 3, 1))  # (B, H, W, 9)
-    return torch.einsum("bhwk,bck->bchw", basis, lighting)
+    batch, _, height, width = normals.shape
+    basis = sh_basis(normals, dim=1).view(batch, SH_COEFFICIENTS, height * width)
+    return torch.bmm(lighting.to(basis.dtype), basis).view(batch, 3, height, width)
 
 
 def uv_normals(position_map: Tensor, eps: float = 1e-12) -> Tensor:
