@@ -22,6 +22,25 @@ Canonical model frame
     centroid of the mean face; one unit is the distance between the outer eye
     corners of the mean face. "Left" and "right" parts are the *subject's*.
 
+Camera frame and projection
+    :mod:`facecraft.core.camera` defines the weak-perspective camera: a rotation
+    takes the canonical frame to the camera frame (``+x`` to the image's right,
+    ``+y`` up, ``+z`` towards the viewer), then a scale and a 2D translation give
+    image pixels (``y`` flipped to grow down) and a depth in the same pixel unit,
+    larger = nearer. It also converts to and from the paper's 2x4 matrix.
+
+Crop
+    The encoder sees a square crop of the photo. A
+    :class:`facecraft.core.camera.CropTransform` maps photo pixels to crop pixels
+    by a uniform scale and an offset (both in the pixel-centre convention above),
+    and turns a camera fitted in the crop into one for the full-resolution photo.
+
+Rendering
+    Renders are images in the pixel convention above: a pixel is covered when its
+    *centre* is inside a triangle. Front faces are counter-clockwise as the viewer
+    sees them. SH lighting is expressed in the camera frame
+    (:mod:`facecraft.core.render.shading`).
+
 MediaPipe landmarks
     Face Mesh gives ``(x, y, z)`` normalised by the image width and height with
     the origin at the image's top-left *corner*; :mod:`facecraft.core.detection`

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QCoreApplication, QEvent, QPoint, Qt
 from PySide6.QtGui import QImage
 
 from facecraft.app.viewer3d import PITCH_LIMIT, ZOOM_RANGE, FaceViewer3D, OrbitView
@@ -42,6 +42,9 @@ def viewer(qtbot, template):
     qtbot.waitExposed(widget)
     yield widget
     widget.cleanup()
+    widget.close()
+    widget.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 def test_widget_draws_the_face_in_the_middle(viewer):

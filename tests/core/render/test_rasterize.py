@@ -182,3 +182,17 @@ def test_interpolate_rejects_mismatched_batches():
     bary = barycentric_coordinates(screen, faces, fragments)
     with pytest.raises(ValueError, match="attributes"):
         interpolate(torch.zeros(2, 4, 3), faces, fragments, bary)
+
+
+def test_masked_sampling_equals_full_sampling_inside_the_mask_and_passes_gradcheck():
+    generator = torch.Generator().manual_seed(7)
+    texture = torch.rand(2, 3, 5, 7, dtype=torch.float64, generator=generator, requires_grad=True)
+    uv = torch.rand(2, 4, 6, 2, dtype=torch.float64, generator=generator).requires_grad_(True)
+    mask = torch.rand(2, 4, 6, generator=generator) > 0.5
+    mask[1] = False  # an item with no covered pixel at all
+    mask[1, 0, 0] = True
+    full = sample_texture(texture, uv) * mask[:, None]
+    torch.testing.assert_close(sample_texture(texture, uv, mask), full)
+    assert torch.autograd.gradcheck(lambda t, u: sample_texture(t, u, mask), (texture, uv))
+    empty = torch.zeros_like(mask)
+    assert sample_texture(texture, uv, empty).count_nonzero() == 0

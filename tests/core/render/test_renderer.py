@@ -168,3 +168,30 @@ def test_bad_input_gives_a_clear_error(renderer, template, change, message):
     args.update(change)
     with pytest.raises(ValueError, match=message):
         renderer(args["shape"], args["albedo"], args["camera"], args["lighting"], SIZE, args["background"])
+
+
+def test_shape_gradients_match_finite_differences(renderer, template):
+    renderer64 = renderer.double()
+    camera = face_camera(yaw=0.25, pitch=-0.1, dtype=torch.float64)
+    albedo, lighting = striped_albedo(torch.float64), light(torch.float64)
+    weights = torch.rand(1, 3, *SIZE, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+
+    def loss(shape: torch.Tensor) -> torch.Tensor:
+        return (renderer64(shape, albedo, camera, lighting, SIZE).image * weights).sum()
+
+    shape = mean_shape(template, torch.float64).requires_grad_(True)
+    loss(shape).backward()
+    rows, cols = template.vertex_texels[[100, 2000, 4000, 6000]].T  # mesh vertices: position and normals
+    rows = [*rows, 61]  # plus a texel between vertices (row 61 is odd: only its normals matter)
+    cols = [*cols, 101]
+    assert shape.grad[0, :, 61, 101].abs().sum() > 0
+    step = 1e-6
+    for row, col in zip(rows, cols, strict=True):
+        for channel in range(3):
+            delta = torch.zeros_like(shape)
+            delta[0, channel, row, col] = step
+            with torch.no_grad():
+                numeric = (loss(shape + delta) - loss(shape - delta)) / (2 * step)
+            analytic = float(shape.grad[0, channel, row, col])
+            assert math.isclose(float(numeric), analytic, rel_tol=1e-4, abs_tol=1e-6), (row, col, channel)
+    renderer.float()
