@@ -5,18 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 
+from facecraft.core.render.shading import uv_normals
 from facecraft.core.template import FaceTemplate
 
 LIGHT = np.array([0.3, 0.4, 1.0]) / np.linalg.norm([0.3, 0.4, 1.0])
 
 
-def uv_normals(shape_uv: np.ndarray) -> np.ndarray:
-    """Unit surface normals of a ``(H, W, 3)`` position map (pointing out of the face)."""
-    d_row = np.gradient(shape_uv, axis=0)
-    d_col = np.gradient(shape_uv, axis=1)
-    normals = np.cross(d_row, d_col)
-    return normals / np.maximum(np.linalg.norm(normals, axis=-1, keepdims=True), 1e-12)
+def uv_normals_np(shape_uv: np.ndarray) -> np.ndarray:
+    """Unit normals of a ``(H, W, 3)`` position map: :func:`facecraft.core.render.uv_normals` on numpy."""
+    shape = torch.from_numpy(np.ascontiguousarray(shape_uv, dtype=np.float64)).permute(2, 0, 1)[None]
+    return uv_normals(shape)[0].permute(1, 2, 0).numpy()
 
 
 def save_template_figure(template: FaceTemplate, path: Path, yaw_degrees: float = 30.0) -> None:
@@ -29,7 +29,7 @@ def save_template_figure(template: FaceTemplate, path: Path, yaw_degrees: float 
     from matplotlib.patches import Rectangle
 
     figure, (left, right) = plt.subplots(1, 2, figsize=(12, 5.6))
-    shade = np.clip(uv_normals(template.mean_shape_uv) @ LIGHT, 0, 1)
+    shade = np.clip(uv_normals_np(template.mean_shape_uv) @ LIGHT, 0, 1)
     shade = np.where(template.mask, 0.15 + 0.85 * shade, 0.0)
     left.imshow(shade, cmap="gray", vmin=0, vmax=1)
     texels = template.landmark_texels()
