@@ -1,0 +1,1 @@
+"""The nonlinear 3D morphable model: encoder, decoders, losses."""
