@@ -13,6 +13,8 @@ into shapes (offsets from the mean face) and albedos (a sigmoid).
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -44,7 +46,9 @@ class _UpStage(nn.Sequential):
     """Nearest x2 up-sampling, then 3x3 conv + BatchNorm + ELU."""
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
-        super().__init__(nn.Upsample(scale_factor=2.0, mode="nearest"), conv_bn_elu(in_channels, out_channels))
+        super().__init__(
+            nn.Upsample(scale_factor=2.0, mode="nearest"), conv_bn_elu(in_channels, out_channels)
+        )
 
 
 class GlobalPathway(nn.Module):
@@ -53,7 +57,7 @@ class GlobalPathway(nn.Module):
     def __init__(self, code_size: int, channels: tuple[int, ...]) -> None:
         super().__init__()
         self.grid = _GridFromCode(code_size, channels[0], *GLOBAL_GRID)
-        self.stages = nn.Sequential(*(_UpStage(a, b) for a, b in zip(channels[:-1], channels[1:], strict=True)))
+        self.stages = nn.Sequential(*(_UpStage(a, b) for a, b in itertools.pairwise(channels)))
         self.out_channels = channels[-1]
 
     def forward(self, code: Tensor) -> Tensor:
@@ -69,7 +73,7 @@ class PartNetwork(nn.Module):
             raise ValueError(f"part box sides must be multiples of {PART_SIZE_MULTIPLE}, got {box}")
         self.box = box
         self.grid = _GridFromCode(code_size, channels[0], box.height // 8, box.width // 8)
-        self.stages = nn.Sequential(*(_UpStage(a, b) for a, b in zip(channels[:-1], channels[1:], strict=True)))
+        self.stages = nn.Sequential(*(_UpStage(a, b) for a, b in itertools.pairwise(channels)))
 
     def forward(self, code: Tensor) -> Tensor:
         return self.stages(self.grid(code))
@@ -84,7 +88,9 @@ class LocalPathway(nn.Module):
 
     def __init__(self, code_size: int, boxes: dict[str, UVBox], channels: tuple[int, ...]) -> None:
         super().__init__()
-        self.parts = nn.ModuleDict({name: PartNetwork(code_size, boxes[name], channels) for name in PART_NAMES})
+        self.parts = nn.ModuleDict(
+            {name: PartNetwork(code_size, boxes[name], channels) for name in PART_NAMES}
+        )
         self.out_channels = channels[-1]
 
     def forward(self, code: Tensor) -> Tensor:
@@ -107,8 +113,9 @@ class DualPathwayDecoder(nn.Module):
         out_channels: channels of the decoded map (3 for shape and albedo).
     """
 
-    def __init__(self, config: ModelConfig, code_size: int, part_boxes: dict[str, UVBox],
-                 out_channels: int = 3) -> None:
+    def __init__(
+        self, config: ModelConfig, code_size: int, part_boxes: dict[str, UVBox], out_channels: int = 3
+    ) -> None:
         super().__init__()
         widths = config.decoder
         self.global_pathway = GlobalPathway(code_size, widths.global_channels)
@@ -119,7 +126,9 @@ class DualPathwayDecoder(nn.Module):
             features += self.local_pathway.out_channels
         self.fusion = conv_bn_elu(features, widths.fusion_channels)
         self.proxy_head = _zero_conv(widths.fusion_channels, out_channels)
-        self.residual_head = _zero_conv(widths.fusion_channels, out_channels) if config.variant.has_proxy else None
+        self.residual_head = (
+            _zero_conv(widths.fusion_channels, out_channels) if config.variant.has_proxy else None
+        )
 
     def forward(self, code: Tensor) -> tuple[Tensor, Tensor | None]:
         """``(B, code)`` -> raw proxy ``(B, C, 192, 224)`` and raw residual (``None`` without proxy)."""

@@ -48,8 +48,9 @@ def card_path(path: str | Path) -> Path:
     return path.with_suffix(".json")
 
 
-def save_model(model: FaceModel, path: str | Path, card: dict[str, Any] | None = None,
-               half: bool = True) -> None:
+def save_model(
+    model: FaceModel, path: str | Path, card: dict[str, Any] | None = None, half: bool = True
+) -> None:
     """Write ``model`` to ``path`` and its card beside it, each atomically.
 
     Args:
@@ -60,17 +61,27 @@ def save_model(model: FaceModel, path: str | Path, card: dict[str, Any] | None =
     """
     path = Path(path)
     state = {
-        name: (tensor.detach().half() if half and tensor.is_floating_point() else tensor.detach()).cpu().clone()
+        name: (tensor.detach().half() if half and tensor.is_floating_point() else tensor.detach())
+        .cpu()
+        .clone()
         for name, tensor in model.state_dict().items()
     }
-    payload = {"format": MODEL_FORMAT, "version": MODEL_VERSION, "config": json.dumps(model.config.to_dict()),
-               "state_dict": state}
+    payload = {
+        "format": MODEL_FORMAT,
+        "version": MODEL_VERSION,
+        "config": json.dumps(model.config.to_dict()),
+        "state_dict": state,
+    }
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     _write_atomically(path, buffer.getvalue())
-    full_card = dict(card or {}) | {"format": MODEL_FORMAT, "version": MODEL_VERSION,
-                                    "config": model.config.to_dict(), "weights_dtype": "float16" if half else "float32",
-                                    "parameters": model.parameter_counts()}
+    full_card = dict(card or {}) | {
+        "format": MODEL_FORMAT,
+        "version": MODEL_VERSION,
+        "config": model.config.to_dict(),
+        "weights_dtype": "float16" if half else "float32",
+        "parameters": model.parameter_counts(),
+    }
     _write_atomically(card_path(path), (json.dumps(full_card, indent=2) + "\n").encode())
 
 
@@ -91,7 +102,9 @@ def load_model(path: str | Path, template: FaceTemplate, device: str | torch.dev
     if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
         raise ResourceError(f"{path}: not a FaceCraft model file")
     if payload.get("version") != MODEL_VERSION:
-        raise ResourceError(f"{path}: model format version {payload.get('version')}, expected {MODEL_VERSION}")
+        raise ResourceError(
+            f"{path}: model format version {payload.get('version')}, expected {MODEL_VERSION}"
+        )
     try:
         config = ModelConfig.from_dict(json.loads(payload["config"]))
         state = payload["state_dict"]
@@ -102,7 +115,9 @@ def load_model(path: str | Path, template: FaceTemplate, device: str | torch.dev
             raise ValueError(f"missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]}")
         for name, tensor in state.items():
             if tensor.shape != reference[name].shape:
-                raise ValueError(f"{name} has shape {tuple(tensor.shape)}, expected {tuple(reference[name].shape)}")
+                raise ValueError(
+                    f"{name} has shape {tuple(tensor.shape)}, expected {tuple(reference[name].shape)}"
+                )
             if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
                 raise ValueError(f"{name} contains NaN or infinity")
         model.load_state_dict({name: tensor.to(reference[name].dtype) for name, tensor in state.items()})

@@ -57,8 +57,9 @@ def gradient_difference(rendered: Tensor, target: Tensor, mask: Tensor) -> Tenso
     return 0.5 * (_masked_mean(dx, mask_x) + _masked_mean(dy, mask_y))
 
 
-def landmark_loss(projected: Tensor, target: Tensor, weights: Tensor | None = None,
-                  normaliser: float = 1.0) -> Tensor:
+def landmark_loss(
+    projected: Tensor, target: Tensor, weights: Tensor | None = None, normaliser: float = 1.0
+) -> Tensor:
     """Landmark alignment (eq. 7): mean squared distance between projected and target points.
 
     Args:
@@ -71,7 +72,9 @@ def landmark_loss(projected: Tensor, target: Tensor, weights: Tensor | None = No
         Scalar, mean over weighted points and the batch.
     """
     if projected.shape != target.shape or projected.shape[-1] != 2:
-        raise ValueError(f"landmarks must both be (B, N, 2), got {tuple(projected.shape)}, {tuple(target.shape)}")
+        raise ValueError(
+            f"landmarks must both be (B, N, 2), got {tuple(projected.shape)}, {tuple(target.shape)}"
+        )
     squared = ((projected - target) / normaliser).square().sum(-1)  # (B, N)
     if weights is None:
         return squared.mean()
@@ -114,8 +117,9 @@ def constancy_weights(chroma: Tensor, sharpness: float) -> tuple[Tensor, Tensor]
     return torch.exp(-sharpness * horizontal), torch.exp(-sharpness * vertical)
 
 
-def albedo_constancy(albedo: Tensor, chroma: Tensor, mask: Tensor, exponent: float = 0.8,
-                     sharpness: float = 15.0) -> Tensor:
+def albedo_constancy(
+    albedo: Tensor, chroma: Tensor, mask: Tensor, exponent: float = 0.8, sharpness: float = 15.0
+) -> Tensor:
     """Albedo constancy (eq. 9): neighbours with the same photo chromaticity get the same albedo.
 
     Args:
@@ -174,8 +178,9 @@ def shape_smoothness(shape: Tensor, mask: Tensor) -> Tensor:
     return _masked_mean(uv_laplacian(shape).square().sum(1, keepdim=True), interior)
 
 
-def residual_magnitude(shape: Tensor, shape_proxy: Tensor, albedo: Tensor, albedo_proxy: Tensor,
-                       mask: Tensor) -> Tensor:
+def residual_magnitude(
+    shape: Tensor, shape_proxy: Tensor, albedo: Tensor, albedo_proxy: Tensor, mask: Tensor
+) -> Tensor:
     """Residual magnitude (eq. 14): ``|S - S~|_1 + |A - A~|_1`` over face texels.
 
     Args:

@@ -90,8 +90,13 @@ class Objective(nn.Module):
         perceptual: the feature network for eq. 5; required when its weight is non-zero.
     """
 
-    def __init__(self, template: FaceTemplate, config: ObjectiveConfig, variant: Variant,
-                 perceptual: PerceptualNetwork | None = None) -> None:
+    def __init__(
+        self,
+        template: FaceTemplate,
+        config: ObjectiveConfig,
+        variant: Variant,
+        perceptual: PerceptualNetwork | None = None,
+    ) -> None:
         super().__init__()
         if config.perceptual > 0 and perceptual is None:
             raise ValueError("the perceptual loss has a non-zero weight but no network was given")
@@ -100,15 +105,19 @@ class Objective(nn.Module):
         self.renderer = Renderer(template)
         self.perceptual = perceptual
         self.register_buffer("uv_mask", torch.as_tensor(template.mask)[None, None].float(), persistent=False)
-        self.register_buffer("landmark_uv", torch.as_tensor(template.landmark_uv, dtype=torch.float32),
-                             persistent=False)
+        self.register_buffer(
+            "landmark_uv", torch.as_tensor(template.landmark_uv, dtype=torch.float32), persistent=False
+        )
 
     def pairs(self, face: DecodedFace) -> tuple[tuple[str, Tensor, Tensor], ...]:
         """The (name, shape, albedo) combinations that are rendered and reconstructed."""
         if not self.variant.has_proxy:
             return (("S,A", face.shape, face.albedo),)
-        return (("S~,A~", face.shape_proxy, face.albedo_proxy), ("S~,A", face.shape_proxy, face.albedo),
-                ("S,A~", face.shape, face.albedo_proxy))
+        return (
+            ("S~,A~", face.shape_proxy, face.albedo_proxy),
+            ("S~,A", face.shape_proxy, face.albedo),
+            ("S,A~", face.shape, face.albedo_proxy),
+        )
 
     def landmarks(self, shape: Tensor, output: ModelOutput) -> Tensor:
         """``(B, 68, 2)`` landmarks of ``shape`` projected by the estimated camera."""
@@ -135,27 +144,48 @@ class Objective(nn.Module):
                 gradient = gradient + losses.gradient_difference(result.image, images, result.mask)
 
         projected = self.landmarks(face.shape_proxy, output)
-        landmark = losses.landmark_loss(projected, targets.landmarks, targets.landmark_weights,
-                                        normaliser=float(size[1]))
+        landmark = losses.landmark_loss(
+            projected, targets.landmarks, targets.landmark_weights, normaliser=float(size[1])
+        )
         with torch.no_grad():
             photo_texture = unwrap_image(images, face.shape_proxy, output.camera)
         chroma = losses.chromaticity(photo_texture)
         mask = self.uv_mask
         symmetry = losses.albedo_symmetry(face.albedo_proxy, mask)
-        constancy = losses.albedo_constancy(face.albedo_proxy, chroma, mask, config.constancy_exponent,
-                                            config.constancy_sharpness)
+        constancy = losses.albedo_constancy(
+            face.albedo_proxy, chroma, mask, config.constancy_exponent, config.constancy_sharpness
+        )
         smoothness = losses.shape_smoothness(face.shape_proxy, mask)
         residual = residual_symmetry = zero
         if self.variant.has_proxy:
-            residual = losses.residual_magnitude(face.shape, face.shape_proxy, face.albedo, face.albedo_proxy, mask)
+            residual = losses.residual_magnitude(
+                face.shape, face.shape_proxy, face.albedo, face.albedo_proxy, mask
+            )
             true_shape_render = renders[2][1]  # I(S, A~): the visibility of the true shape
-            residual_symmetry = losses.residual_symmetry(face.shape, face.shape_proxy,
-                                                         true_shape_render.visibility, mask)
-        total = (config.reconstruction * reconstruction + config.perceptual * perceptual
-                 + config.gradient_difference * gradient + config.landmark * landmark
-                 + config.albedo_symmetry * symmetry + config.albedo_constancy * constancy
-                 + config.shape_smoothness * smoothness + config.residual * residual
-                 + config.residual_symmetry * residual_symmetry)
-        terms = LossTerms(total, reconstruction, perceptual, gradient, landmark, symmetry, constancy,
-                          smoothness, residual, residual_symmetry)
+            residual_symmetry = losses.residual_symmetry(
+                face.shape, face.shape_proxy, true_shape_render.visibility, mask
+            )
+        total = (
+            config.reconstruction * reconstruction
+            + config.perceptual * perceptual
+            + config.gradient_difference * gradient
+            + config.landmark * landmark
+            + config.albedo_symmetry * symmetry
+            + config.albedo_constancy * constancy
+            + config.shape_smoothness * smoothness
+            + config.residual * residual
+            + config.residual_symmetry * residual_symmetry
+        )
+        terms = LossTerms(
+            total,
+            reconstruction,
+            perceptual,
+            gradient,
+            landmark,
+            symmetry,
+            constancy,
+            smoothness,
+            residual,
+            residual_symmetry,
+        )
         return ObjectiveResult(terms, tuple(renders), projected)

@@ -24,13 +24,25 @@ def unwrap_image(image: Tensor, shape_uv: Tensor, camera: Camera) -> Tensor:
         ``(B, C, Hu, Wu)`` texture, bilinear, zero where a texel projects outside the
         image; differentiable in the image, the shape and the camera.
     """
-    if image.dim() != 4 or shape_uv.dim() != 4 or shape_uv.shape[1] != 3 or image.shape[0] != shape_uv.shape[0]:
-        raise ValueError(f"expected image (B, C, H, W) and shape (B, 3, Hu, Wu), got {tuple(image.shape)}, "
-                         f"{tuple(shape_uv.shape)}")
+    if (
+        image.dim() != 4
+        or shape_uv.dim() != 4
+        or shape_uv.shape[1] != 3
+        or image.shape[0] != shape_uv.shape[0]
+    ):
+        raise ValueError(
+            f"expected image (B, C, H, W) and shape (B, 3, Hu, Wu), got {tuple(image.shape)}, "
+            f"{tuple(shape_uv.shape)}"
+        )
     batch, _, height, width = image.shape
     uv_height, uv_width = shape_uv.shape[2:]
     points = project(shape_uv.flatten(2).transpose(1, 2), camera)[..., :2]  # (B, Hu*Wu, 2) pixels
     scale = points.new_tensor([2.0 / width, 2.0 / height])
     grid = (points + 0.5) * scale - 1.0
-    return F.grid_sample(image, grid.view(batch, uv_height, uv_width, 2).to(image.dtype), mode="bilinear",
-                         padding_mode="zeros", align_corners=False)
+    return F.grid_sample(
+        image,
+        grid.view(batch, uv_height, uv_width, 2).to(image.dtype),
+        mode="bilinear",
+        padding_mode="zeros",
+        align_corners=False,
+    )

@@ -22,16 +22,18 @@ def test_reconstruction_ignores_pixels_outside_the_mask():
     assert losses.reconstruction_l21(rendered, target, mask) < 1e-3
     rendered[:, :, 3, 3] += torch.tensor([0.3, 0.4, 0.0])  # one masked pixel off by 0.5
     expected = 0.5 / 16
-    torch.testing.assert_close(losses.reconstruction_l21(rendered, target, mask), torch.tensor(expected),
-                               atol=1e-3, rtol=0)
+    torch.testing.assert_close(
+        losses.reconstruction_l21(rendered, target, mask), torch.tensor(expected), atol=1e-3, rtol=0
+    )
 
 
 def test_reconstruction_is_l2_over_colour_and_l1_over_pixels():
     target = torch.zeros(1, 3, 1, 2)
     rendered = torch.tensor([[[[3.0, 0.0]], [[4.0, 0.0]], [[0.0, 1.0]]]])
     mask = torch.ones(1, 1, 1, 2)
-    torch.testing.assert_close(losses.reconstruction_l21(rendered, target, mask), torch.tensor(3.0), atol=1e-3,
-                               rtol=0)
+    torch.testing.assert_close(
+        losses.reconstruction_l21(rendered, target, mask), torch.tensor(3.0), atol=1e-3, rtol=0
+    )
 
 
 def test_gradient_difference_is_zero_for_a_brightness_shift_and_positive_for_texture():
@@ -46,7 +48,9 @@ def test_landmark_loss_is_the_mean_squared_distance_and_honours_weights():
     projected = torch.zeros(1, 68, 2)
     projected[0, 0] = torch.tensor([3.0, 4.0])
     torch.testing.assert_close(losses.landmark_loss(projected, target), torch.tensor(25.0 / 68))
-    torch.testing.assert_close(losses.landmark_loss(projected, target, normaliser=5.0), torch.tensor(1.0 / 68))
+    torch.testing.assert_close(
+        losses.landmark_loss(projected, target, normaliser=5.0), torch.tensor(1.0 / 68)
+    )
     weights = torch.ones(1, 68)
     weights[0, 0] = 0
     assert losses.landmark_loss(projected, target, weights) == 0
@@ -74,7 +78,9 @@ def test_constancy_penalises_albedo_edges_only_where_the_photo_has_none(uv_mask)
     albedo[..., 112:] = 0.8  # an albedo edge down the middle
     flat_photo = losses.chromaticity(torch.full((1, 3, 192, 224), 0.5))
     photo = torch.empty(1, 3, 192, 224)
-    photo[..., :112] = torch.tensor([0.9, 0.2, 0.2])[:, None, None]  # a red-blue edge where the albedo has one
+    photo[..., :112] = torch.tensor([0.9, 0.2, 0.2])[
+        :, None, None
+    ]  # a red-blue edge where the albedo has one
     photo[..., 112:] = torch.tensor([0.2, 0.2, 0.9])[:, None, None]
     edged_photo = losses.chromaticity(photo)
     on_flat = losses.albedo_constancy(albedo, flat_photo, uv_mask)
@@ -96,8 +102,9 @@ def test_laplacian_is_zero_on_a_plane_and_smoothness_positive_on_bumps(uv_mask):
 def test_residual_magnitude_measures_the_distance_to_the_proxies(uv_mask):
     proxy = torch.rand(1, 3, 192, 224)
     assert losses.residual_magnitude(proxy, proxy, proxy, proxy, uv_mask) == 0
-    torch.testing.assert_close(losses.residual_magnitude(proxy + 0.1, proxy, proxy - 0.2, proxy, uv_mask),
-                               torch.tensor(0.3))
+    torch.testing.assert_close(
+        losses.residual_magnitude(proxy + 0.1, proxy, proxy - 0.2, proxy, uv_mask), torch.tensor(0.3)
+    )
 
 
 def test_residual_symmetry_counts_only_occluded_texels(uv_mask):

@@ -24,7 +24,7 @@ def test_outputs_have_the_documented_shapes_and_ranges(model):
     assert output.lighting.shape == (2, 3, 9) and output.camera.batch_size == 2
     for uv_map in (output.face.shape, output.face.shape_proxy, output.face.albedo, output.face.albedo_proxy):
         assert uv_map.shape == (2, 3, 192, 224) and torch.isfinite(uv_map).all()
-    assert 0 <= output.face.albedo.min() and output.face.albedo.max() <= 1
+    assert output.face.albedo.min() >= 0 and output.face.albedo.max() <= 1
     assert (output.camera.scale > 0).all()
     assert model.landmark_points(output.face.shape).shape == (2, 68, 3)
 
@@ -54,8 +54,14 @@ def test_gradients_reach_every_parameter(model):
         torch.nn.init.normal_(head.weight, std=0.01)  # zero-initialised heads block gradients for one step
     output = model(torch.rand(2, 3, 224, 224))
     face = output.face
-    loss = (face.shape.square().mean() + face.albedo.mean() + face.shape_proxy.mean() + face.albedo_proxy.mean()
-            + output.camera.to_vector().square().sum() + output.lighting.square().sum())
+    loss = (
+        face.shape.square().mean()
+        + face.albedo.mean()
+        + face.shape_proxy.mean()
+        + face.albedo_proxy.mean()
+        + output.camera.to_vector().square().sum()
+        + output.lighting.square().sum()
+    )
     loss.backward()
     missing = [name for name, p in model.named_parameters() if p.grad is None or p.grad.abs().sum() == 0]
     assert not missing
