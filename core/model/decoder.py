@@ -21,7 +21,6 @@ from torch import Tensor, nn
 
 from facecraft.core.conventions import UV_HEIGHT, UV_WIDTH
 from facecraft.core.model.config import ModelConfig
-from facecraft.core.model.encoder import conv_bn_elu
 from facecraft.core.template import PART_NAMES, PART_SIZE_MULTIPLE, UVBox
 
 GLOBAL_GRID = (UV_HEIGHT // 32, UV_WIDTH // 32)
@@ -43,11 +42,17 @@ class _GridFromCode(nn.Module):
 
 
 class _UpStage(nn.Sequential):
-    """Nearest x2 up-sampling, then 3x3 conv + BatchNorm + ELU."""
+    """x2 up-sampling by a 4x4 stride-2 transposed conv (as in the paper's code), BatchNorm, ELU.
+
+    (A nearest up-sampling followed by a 3x3 conv costs 2.25x the multiply-adds for the same
+    receptive field.)
+    """
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__(
-            nn.Upsample(scale_factor=2.0, mode="nearest"), conv_bn_elu(in_channels, out_channels)
+            nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.ELU(inplace=True),
         )
 
 
@@ -83,7 +88,9 @@ class LocalPathway(nn.Module):
     """All parts, placed into the UV frame and fused by element-wise max.
 
     Outside every part the features are zero; where parts overlap the larger value wins
-    (parts that do not cover a texel take no part in its max).
+    (parts that do not cover a texel take no part in its max). Since everything outside
+    the parts is zero, the fused map is computed on the parts' union box only
+    (:attr:`union`); :meth:`in_frame` places it in the full UV frame.
     """
 
     def __init__(self, code_size: int, boxes: dict[str, UVBox], channels: tuple[int, ...]) -> None:
@@ -92,19 +99,43 @@ class LocalPathway(nn.Module):
             {name: PartNetwork(code_size, boxes[name], channels) for name in PART_NAMES}
         )
         self.out_channels = channels[-1]
+        top = min(boxes[n].top for n in PART_NAMES)
+        left = min(boxes[n].left for n in PART_NAMES)
+        bottom = max(boxes[n].top + boxes[n].height for n in PART_NAMES)
+        right = max(boxes[n].left + boxes[n].width for n in PART_NAMES)
+        self.union = UVBox(top, left, bottom - top, right - left)
 
     def forward(self, code: Tensor) -> Tensor:
+        """``(B, code)`` -> ``(B, C, h, w)`` fused features of the :attr:`union` box."""
+        union = self.union
         placed = []
         for part in self.parts.values():
             box = part.box
-            padding = (box.left, UV_WIDTH - box.left - box.width, box.top, UV_HEIGHT - box.top - box.height)
+            top, left = box.top - union.top, box.left - union.left
+            padding = (left, union.width - left - box.width, top, union.height - top - box.height)
             placed.append(F.pad(part(code), padding, value=-torch.inf))
         fused = torch.stack(placed).amax(dim=0)
         return torch.where(torch.isinf(fused), torch.zeros_like(fused), fused)
 
+    def in_frame(self, fused: Tensor) -> Tensor:
+        """Zero-pad union-box features to the ``(B, C, 192, 224)`` UV frame."""
+        union = self.union
+        padding = (
+            union.left,
+            UV_WIDTH - union.left - union.width,
+            union.top,
+            UV_HEIGHT - union.top - union.height,
+        )
+        return F.pad(fused, padding)
+
 
 class DualPathwayDecoder(nn.Module):
     """D_S or D_A for the nonlinear variants.
+
+    The fusion conv over the concatenated pathways is computed as the sum of a conv of
+    the global features and a conv of the local ones; the latter only where the local
+    features are non-zero (the parts' union box and a one-texel rim), which is the same
+    map at a fraction of the cost. The proxy and residual heads share one conv.
 
     Args:
         config: model config (its variant decides the local pathway and the proxy head).
@@ -118,26 +149,48 @@ class DualPathwayDecoder(nn.Module):
     ) -> None:
         super().__init__()
         widths = config.decoder
+        self.out_channels = out_channels
         self.global_pathway = GlobalPathway(code_size, widths.global_channels)
-        features = self.global_pathway.out_channels
+        self.fusion_global = nn.Conv2d(
+            self.global_pathway.out_channels, widths.fusion_channels, 3, padding=1, bias=False
+        )
         self.local_pathway: LocalPathway | None = None
+        self.fusion_local: nn.Conv2d | None = None
         if config.variant.has_local_pathway:
             self.local_pathway = LocalPathway(code_size, part_boxes, widths.local_channels)
-            features += self.local_pathway.out_channels
-        self.fusion = conv_bn_elu(features, widths.fusion_channels)
-        self.proxy_head = _zero_conv(widths.fusion_channels, out_channels)
-        self.residual_head = (
-            _zero_conv(widths.fusion_channels, out_channels) if config.variant.has_proxy else None
-        )
+            union = self.local_pathway.union
+            if (
+                union.top < 1
+                or union.left < 1
+                or union.top + union.height > UV_HEIGHT - 1
+                or union.left + union.width > UV_WIDTH - 1
+            ):
+                raise ValueError(f"the part boxes must stay one texel inside the UV frame, union {union}")
+            self.fusion_local = nn.Conv2d(
+                self.local_pathway.out_channels, widths.fusion_channels, 3, padding=2, bias=False
+            )
+        self.fusion_activation = nn.Sequential(nn.BatchNorm2d(widths.fusion_channels), nn.ELU(inplace=True))
+        heads = 2 if config.variant.has_proxy else 1
+        self.heads = _zero_conv(widths.fusion_channels, heads * out_channels)
+
+    def fused_features(self, code: Tensor) -> Tensor:
+        """``(B, code)`` -> ``(B, F, 192, 224)``: the fusion conv over both pathways, before BN + ELU."""
+        fused = self.fusion_global(self.global_pathway(code))
+        if self.local_pathway is not None and self.fusion_local is not None:
+            union = self.local_pathway.union
+            # padding=2 on the union features gives the conv's output on the union plus a 1-texel rim.
+            local = self.fusion_local(self.local_pathway(code))
+            rows = slice(union.top - 1, union.top + union.height + 1)
+            cols = slice(union.left - 1, union.left + union.width + 1)
+            fused[:, :, rows, cols] += local
+        return fused
 
     def forward(self, code: Tensor) -> tuple[Tensor, Tensor | None]:
         """``(B, code)`` -> raw proxy ``(B, C, 192, 224)`` and raw residual (``None`` without proxy)."""
-        features = self.global_pathway(code)
-        if self.local_pathway is not None:
-            features = torch.cat([features, self.local_pathway(code)], dim=1)
-        fused = self.fusion(features)
-        residual = None if self.residual_head is None else self.residual_head(fused)
-        return self.proxy_head(fused), residual
+        heads = self.heads(self.fusion_activation(self.fused_features(code)))
+        if heads.shape[1] == self.out_channels:
+            return heads, None
+        return heads[:, : self.out_channels], heads[:, self.out_channels :]
 
 
 class LinearDecoder(nn.Module):

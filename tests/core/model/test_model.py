@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from facecraft.core.model.config import DecoderConfig, ModelConfig, ObjectiveConfig, Variant
-from facecraft.core.model.decoder import LocalPathway
+from facecraft.core.model.decoder import DualPathwayDecoder, LocalPathway
 from facecraft.core.model.model import FaceModel
 from facecraft.core.template import PART_NAMES
 
@@ -81,7 +82,7 @@ def test_local_pathway_places_each_part_in_its_box_and_is_zero_elsewhere(templat
     channels = DecoderConfig().local_channels
     pathway = LocalPathway(320, template.part_boxes, channels).eval()
     with torch.no_grad():
-        features = pathway(torch.randn(2, 320))
+        features = pathway.in_frame(pathway(torch.randn(2, 320)))
     assert features.shape == (2, channels[-1], 192, 224)
     inside = torch.zeros(192, 224, dtype=torch.bool)
     for name in PART_NAMES:
@@ -114,3 +115,14 @@ def test_configs_round_trip_and_refuse_unknown_keys():
 def test_encoder_refuses_a_wrong_input_size(model):
     with pytest.raises(ValueError, match=r"\(B, 3, 224, 224\)"):
         model(torch.rand(1, 3, 200, 200))
+
+
+def test_split_fusion_equals_a_conv_over_the_concatenated_pathways(template):
+    decoder = DualPathwayDecoder(ModelConfig(), 320, template.part_boxes).eval()
+    code = torch.randn(2, 320)
+    with torch.no_grad():
+        global_features = decoder.global_pathway(code)
+        local_features = decoder.local_pathway.in_frame(decoder.local_pathway(code))
+        weight = torch.cat([decoder.fusion_global.weight, decoder.fusion_local.weight], dim=1)
+        expected = F.conv2d(torch.cat([global_features, local_features], dim=1), weight, padding=1)
+        torch.testing.assert_close(decoder.fused_features(code), expected, atol=1e-4, rtol=1e-4)

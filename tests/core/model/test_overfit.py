@@ -15,7 +15,7 @@ from facecraft.core.model.perceptual import PerceptualNetwork
 from facecraft.training.faces_data import landmarked_photos, read_pts
 
 CROP = 128
-STEPS = 150
+STEPS = 100
 
 # The paper's architecture (global + local pathways, proxy and true heads), narrowed so that a
 # few hundred steps fit in CI on two CPU cores.
@@ -59,5 +59,5 @@ def test_full_model_overfits_four_photos_with_the_paired_objective(template, dat
     last = np.mean([h["reconstruction"] for h in history[-5:]])
     assert [name for name, _ in result.renders] == ["S~,A~", "S~,A", "S,A~"]
     assert all(np.isfinite(list(h.values())).all() for h in history)
-    assert last < first / 2.5, f"reconstruction only went from {first:.4f} to {last:.4f}"
-    assert history[-1]["landmark"] < history[0]["landmark"] / 3
+    assert last < first / 3, f"reconstruction only went from {first:.4f} to {last:.4f}"
+    assert history[-1]["landmark"] < history[0]["landmark"] / 2.5
