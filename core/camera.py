@@ -180,6 +180,11 @@ class CropTransform:
         """``(..., 2)`` crop pixels to photo pixels."""
         return (points - points.new_tensor(self.offset)) / self.scale
 
+    def camera_to_crop(self, camera: Camera) -> Camera:
+        """The camera that projects into the crop what ``camera`` projects into the photo."""
+        offset = camera.translation.new_tensor(self.offset)
+        return Camera(camera.scale * self.scale, camera.angles, camera.translation * self.scale + offset)
+
     def camera_to_photo(self, camera: Camera) -> Camera:
         """The camera that projects into the photo what ``camera`` projects into the crop."""
         offset = camera.translation.new_tensor(self.offset)
