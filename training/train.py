@@ -236,7 +236,7 @@ class Trainer:
     def load_checkpoint(self, path: Path) -> None:
         """Continue from a checkpoint written by :meth:`save_checkpoint`."""
         payload = torch.load(path, map_location=self.device, weights_only=True)
-        if json.loads(payload["config"])["model"] != self.config.model.to_dict():
+        if ModelConfig.from_dict(json.loads(payload["config"])["model"]) != self.config.model:
             raise ValueError(f"{path}: the checkpoint is of another model configuration")
         self.model.load_state_dict(payload["model"])
         self.state.step = int(payload["step"])
@@ -378,7 +378,7 @@ class Trainer:
                 last = {
                     "step": self.state.step,
                     "stage": index,
-                    "loss": float(loss),
+                    "loss": float(loss.detach()),
                     "images_per_s": steps_done * stage.batch_size / max(elapsed, 1e-9),
                     **terms,
                 }

@@ -1,0 +1,487 @@
+"""Evaluation of a trained model on the validation split (paper section 4.2, Table 1, Fig. 5).
+
+    python -m facecraft.training.evaluate --model PATH [--split cache/prepared/val.npz] [--out DIR]
+        [--fit-steps N] [--limit N] [--figure-photos 6]
+
+Three numbers describe a model (see :class:`EvaluationReport`):
+
+* the 68-landmark NME of the true shape ``S`` projected by the encoder's camera,
+  normalised by the ground truth's outer-eye-corner distance, on the photos whose
+  landmarks a person annotated (mapped landmarks are not ground truth);
+* ``l21_encoder``: the robust l2,1 RGB error (eq. 4) over the rendered face region
+  between each crop and its reconstruction ``I(S, A)``, encoder only (Table 1);
+* ``l21_fitted``: the same after fitting, per photo, the shape code, albedo code and
+  lighting (camera fixed) to that error with Adam, the model's weights frozen.
+
+The figure is the paper's Fig. 5: per photo the input, the four combinations of
+proxy and true shape and albedo, and the true shape shaded in grey.
+The CLI writes ``<out>/<model stem>_eval.json`` and ``<out>/<model stem>_fig5.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw, ImageFont
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from facecraft.core.camera import Camera, project
+from facecraft.core.errors import FaceCraftError
+from facecraft.core.landmark_indices import nme
+from facecraft.core.model.io import load_model
+from facecraft.core.model.model import FaceModel, ModelOutput
+from facecraft.core.render.renderer import Renderer
+from facecraft.core.render.shading import ambient_light, directional_light
+from facecraft.core.template import FaceTemplate, load_template
+from facecraft.training.faces_data import DEFAULT_CACHE_DIR
+from facecraft.training.prepare_data import PREPARED_DIR, PreparedSplit, load_split
+
+FIT_STEPS = 50
+"""Adam steps of the per-photo fit behind ``l21_fitted``."""
+FIT_LR = 0.01
+"""Learning rate of that fit."""
+L21_EPS = 1e-8
+"""Added inside the square root of the per-pixel RGB distance, as in ``losses.reconstruction_l21``."""
+
+DEFAULT_SPLIT = PREPARED_DIR / "val.npz"
+DEFAULT_OUT = DEFAULT_CACHE_DIR / "eval"
+
+FIGURE_TITLES = ("input", "I(S~, A~)", "I(S, A~)", "I(S~, A)", "I(S, A)", "shape S")
+"""Column titles of the figure; ``~`` marks a proxy."""
+FIGURE_TITLE_HEIGHT = 20
+"""Pixels of the title band above the first row."""
+FIGURE_TITLE_FONT_SIZE = 14
+"""Pixels of the title font (PIL's default font)."""
+SHAPE_ALBEDO = 0.7
+"""Grey albedo of the shape column."""
+SHAPE_AMBIENT = 0.3
+"""Ambient level of the shape column's lighting."""
+SHAPE_LIGHT_DIRECTION = (0.3, 0.4, 1.0)
+"""Towards the shape column's directional light, camera frame (right, up, towards the viewer)."""
+SHAPE_LIGHT_LEVEL = 0.8
+"""Radiance of that light (grey)."""
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    """The evaluation of one model on one split.
+
+    Attributes:
+        photos: photos evaluated.
+        annotated_photos: of those, photos with human-annotated landmarks (the NME's photos).
+        nme_mean: mean landmark NME (a fraction of the outer-eye-corner distance) over the
+            annotated photos; ``None`` when there are none.
+        nme_median: median of the same.
+        l21_encoder: mean over photos of the l2,1 RGB error of ``I(S, A)`` on the face
+            region, encoder estimates only (the paper's Table 1 metric).
+        l21_fitted: the same after ``fit_steps`` Adam steps on the codes and lighting.
+        fit_steps: steps of that fit.
+        seconds: wall time of the evaluation.
+    """
+
+    photos: int
+    annotated_photos: int
+    nme_mean: float | None
+    nme_median: float | None
+    l21_encoder: float
+    l21_fitted: float
+    fit_steps: int
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able form (``None`` for a missing NME)."""
+        return asdict(self)
+
+
+def crops_to_images(crops: np.ndarray, device: torch.device | str = "cpu") -> Tensor:
+    """``(B, S, S, 3)`` uint8 crops to ``(B, 3, S, S)`` float32 RGB in ``[0, 1]``."""
+    images = torch.as_tensor(np.ascontiguousarray(crops)).to(device)
+    return images.permute(0, 3, 1, 2).float().div(255.0).contiguous()
+
+
+def photo_l21(rendered: Tensor, target: Tensor, mask: Tensor) -> Tensor:
+    """The robust l2,1 error (eq. 4) of each photo.
+
+    Args:
+        rendered: ``(B, 3, H, W)`` reconstructions.
+        target: ``(B, 3, H, W)`` input crops.
+        mask: ``(B, 1, H, W)`` face region (the render's coverage).
+
+    Returns:
+        ``(B,)``: mean over masked pixels of the RGB distance (0 for an empty mask). Its
+        mean over the batch is :func:`facecraft.core.model.losses.reconstruction_l21`.
+    """
+    distance = ((rendered - target).square().sum(1, keepdim=True) + L21_EPS).sqrt()
+    mask = mask.to(distance.dtype)
+    return (distance * mask).flatten(1).sum(1) / mask.flatten(1).sum(1).clamp(min=1.0)
+
+
+def model_landmarks(model: FaceModel, output: ModelOutput) -> Tensor:
+    """``(B, 68, 2)`` crop pixels: the landmarks of the true shape ``S`` through the encoder's camera."""
+    return project(model.landmark_points(output.face.shape), output.camera)[..., :2]
+
+
+@contextmanager
+def frozen(model: nn.Module) -> Iterator[nn.Module]:
+    """Eval mode and no gradients into the weights for the ``with`` block; both restored after."""
+    was_training = model.training
+    flags = [(parameter, parameter.requires_grad) for parameter in model.parameters()]
+    model.eval()
+    for parameter, _ in flags:
+        parameter.requires_grad_(False)
+    try:
+        yield model
+    finally:
+        for parameter, flag in flags:
+            parameter.requires_grad_(flag)
+        model.train(was_training)
+
+
+def _detached_camera(camera: Camera) -> Camera:
+    return Camera(camera.scale.detach(), camera.angles.detach(), camera.translation.detach())
+
+
+def _true_render_error(
+    model: FaceModel,
+    renderer: Renderer,
+    images: Tensor,
+    shape_code: Tensor,
+    albedo_code: Tensor,
+    camera: Camera,
+    lighting: Tensor,
+) -> Tensor:
+    """``(B,)`` l2,1 error of ``I(S, A)`` decoded from the codes, rendered over ``images``."""
+    face = model.decode(shape_code, albedo_code)
+    size = (images.shape[2], images.shape[3])
+    result = renderer(face.shape, face.albedo, camera, lighting, size, background=images)
+    return photo_l21(result.image, images, result.mask)
+
+
+def fit_photos(
+    model: FaceModel,
+    renderer: Renderer,
+    images: Tensor,
+    output: ModelOutput,
+    steps: int = FIT_STEPS,
+    lr: float = FIT_LR,
+) -> Tensor:
+    """Fit each photo's shape code, albedo code and lighting to its l2,1 error; camera fixed.
+
+    Starts from the encoder's estimates in ``output``; Adam on the sum of the per-photo
+    errors, so the photos do not interact. The model's weights must not require
+    gradients (see :func:`frozen`); the codes are copies, ``output`` is not changed.
+
+    Args:
+        model: decodes the codes (eval mode).
+        renderer: renders ``I(S, A)``.
+        images: ``(B, 3, S, S)`` the crops ``output`` was estimated from.
+        output: the encoder's estimates.
+        steps: Adam steps (0 = no fit).
+        lr: Adam's learning rate.
+
+    Returns:
+        ``(B,)`` error of each photo after the last step.
+    """
+    camera = _detached_camera(output.camera)
+    shape_code = output.shape_code.detach().clone().requires_grad_(True)
+    albedo_code = output.albedo_code.detach().clone().requires_grad_(True)
+    lighting = output.lighting.detach().clone().requires_grad_(True)
+    if steps > 0:
+        optimiser = torch.optim.Adam([shape_code, albedo_code, lighting], lr=lr)
+        with torch.enable_grad():
+            for _ in range(steps):
+                optimiser.zero_grad(set_to_none=True)
+                errors = _true_render_error(
+                    model, renderer, images, shape_code, albedo_code, camera, lighting
+                )
+                errors.sum().backward()
+                optimiser.step()
+    with torch.no_grad():
+        return _true_render_error(model, renderer, images, shape_code, albedo_code, camera, lighting)
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    parameter = next(model.parameters(), None)
+    return parameter.device if parameter is not None else torch.device("cpu")
+
+
+def _check_split(model: FaceModel, split: PreparedSplit) -> None:
+    if len(split) == 0:
+        raise ValueError("the split holds no photos")
+    size = model.config.image_size
+    if split.crops.ndim != 4 or split.crops.shape[1:] != (size, size, 3):
+        raise ValueError(
+            f"the split's crops are {tuple(split.crops.shape[1:])}, the model takes ({size}, {size}, 3)"
+        )
+
+
+def evaluate(
+    model: FaceModel,
+    split: PreparedSplit,
+    template: FaceTemplate,
+    *,
+    fit_steps: int = FIT_STEPS,
+    batch_size: int = 16,
+    limit: int | None = None,
+    device: torch.device | str = "cpu",
+    progress: bool = True,
+    fit_lr: float = FIT_LR,
+) -> EvaluationReport:
+    """Landmark NME and l2,1 reconstruction errors of ``model`` on ``split``.
+
+    The model is moved to ``device`` (in place) and evaluated in eval mode; its weights
+    get no gradients, and its mode and ``requires_grad`` flags are restored afterwards.
+
+    Args:
+        model: the model to evaluate; its ``image_size`` must be the crops' side.
+        split: prepared photos; ``crops`` ``(N, S, S, 3)``, ``landmarks`` ``(N, 68, 2)``
+            crop pixels, ``annotated`` ``(N,)``.
+        template: the face template (render mesh).
+        fit_steps: Adam steps of the per-photo fit behind ``l21_fitted``.
+        batch_size: photos per batch (the fit runs batch-wise).
+        limit: evaluate only the first ``limit`` photos.
+        device: where to run.
+        progress: show a progress bar (stderr).
+        fit_lr: Adam's learning rate in the fit.
+
+    Raises:
+        ValueError: an empty split, crops of another size, or a bad argument.
+    """
+    if fit_steps < 0 or batch_size < 1 or (limit is not None and limit < 1):
+        raise ValueError(
+            f"need fit_steps >= 0, batch_size >= 1, limit >= 1; got {fit_steps}, {batch_size}, {limit}"
+        )
+    _check_split(model, split)
+    start = time.perf_counter()
+    count = len(split) if limit is None else min(limit, len(split))
+    model.to(device)
+    renderer = Renderer(template).to(device)
+    encoder_errors: list[Tensor] = []
+    fitted_errors: list[Tensor] = []
+    nmes: list[np.ndarray] = []
+    with frozen(model), tqdm(total=count, desc="evaluating", unit="photo", disable=not progress) as bar:
+        for begin in range(0, count, batch_size):
+            index = np.arange(begin, min(begin + batch_size, count))
+            images = crops_to_images(split.crops[index], device)
+            with torch.no_grad():
+                output = model(images)
+                face = output.face
+                result = renderer(
+                    face.shape,
+                    face.albedo,
+                    output.camera,
+                    output.lighting,
+                    (images.shape[2], images.shape[3]),
+                    background=images,
+                )
+                encoder_errors.append(photo_l21(result.image, images, result.mask).cpu())
+                predicted = model_landmarks(model, output).cpu().double().numpy()
+            annotated = np.asarray(split.annotated[index], dtype=bool)
+            if annotated.any():
+                truth = np.asarray(split.landmarks[index], dtype=np.float64)
+                nmes.append(nme(predicted[annotated], truth[annotated]))
+            if fit_steps == 0:
+                fitted_errors.append(encoder_errors[-1])
+            else:
+                fitted_errors.append(fit_photos(model, renderer, images, output, fit_steps, fit_lr).cpu())
+            bar.update(len(index))
+            bar.set_postfix(l21=f"{float(torch.cat(fitted_errors).mean()):.4f}")
+    per_photo_nme = np.concatenate(nmes) if nmes else np.zeros(0)
+    return EvaluationReport(
+        photos=count,
+        annotated_photos=len(per_photo_nme),
+        nme_mean=float(per_photo_nme.mean()) if len(per_photo_nme) else None,
+        nme_median=float(np.median(per_photo_nme)) if len(per_photo_nme) else None,
+        l21_encoder=float(torch.cat(encoder_errors).mean()),
+        l21_fitted=float(torch.cat(fitted_errors).mean()),
+        fit_steps=fit_steps,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def shape_lighting(batch: int, device: torch.device | str = "cpu") -> Tensor:
+    """``(B, 3, 9)`` the fixed grey light of the figure's shape column: ambient + one directional light."""
+    direction = torch.tensor([SHAPE_LIGHT_DIRECTION], device=device).expand(batch, 3)
+    colour = torch.full((batch, 3), SHAPE_LIGHT_LEVEL, device=device)
+    return ambient_light(batch, SHAPE_AMBIENT, device=device) + directional_light(direction, colour)
+
+
+def figure_columns(model: FaceModel, renderer: Renderer, images: Tensor) -> list[Tensor]:
+    """The figure's columns for a batch, each ``(B, 3, S, S)`` in ``[0, 1]``, in :data:`FIGURE_TITLES` order.
+
+    The four renders use the encoder's camera and lighting over the input; the shape
+    column is ``S`` in grey albedo under :func:`shape_lighting` over black.
+    """
+    with torch.no_grad():
+        output = model(images)
+        face = output.face
+        size = (images.shape[2], images.shape[3])
+        columns = [images]
+        for shape, albedo in (
+            (face.shape_proxy, face.albedo_proxy),
+            (face.shape, face.albedo_proxy),
+            (face.shape_proxy, face.albedo),
+            (face.shape, face.albedo),
+        ):
+            columns.append(
+                renderer(shape, albedo, output.camera, output.lighting, size, background=images).image
+            )
+        grey = torch.full_like(face.albedo, SHAPE_ALBEDO)
+        lighting = shape_lighting(images.shape[0], images.device)
+        columns.append(renderer(face.shape, grey, output.camera, lighting, size).image)
+    return [column.clamp(0.0, 1.0) for column in columns]
+
+
+def save_figure(
+    model: FaceModel, split: PreparedSplit, template: FaceTemplate, indices: Sequence[int], path: str | Path
+) -> None:
+    """Write a PNG like the paper's Fig. 5, one row per photo of ``indices``, written atomically.
+
+    Columns (:data:`FIGURE_TITLES`): the input crop, ``I(S~, A~)``, ``I(S, A~)``,
+    ``I(S~, A)``, ``I(S, A)`` and the true shape shaded. The image is
+    ``6 * S`` wide and ``FIGURE_TITLE_HEIGHT + len(indices) * S`` high (``S`` = crop side).
+    The model runs where its weights are, in eval mode (its mode is restored after).
+
+    Raises:
+        ValueError: no indices, or an index outside the split.
+    """
+    indices = [int(i) for i in indices]
+    if not indices:
+        raise ValueError("the figure needs at least one photo")
+    if min(indices) < 0 or max(indices) >= len(split):
+        raise ValueError(f"photo indices must be in [0, {len(split)}), got {indices}")
+    _check_split(model, split)
+    device = _model_device(model)
+    renderer = Renderer(template).to(device)
+    with frozen(model):
+        images = crops_to_images(split.crops[indices], device)
+        columns = figure_columns(model, renderer, images)
+    size = images.shape[2]
+    tiles = torch.cat(columns, dim=3)  # (B, 3, S, 6 S)
+    rows = tiles.permute(0, 2, 3, 1).mul(255.0).round().to(torch.uint8).cpu().numpy()
+    grid = np.concatenate(list(rows), axis=0)  # (B S, 6 S, 3)
+    canvas = Image.new("RGB", (grid.shape[1], FIGURE_TITLE_HEIGHT + grid.shape[0]), (255, 255, 255))
+    canvas.paste(Image.fromarray(grid), (0, FIGURE_TITLE_HEIGHT))
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.load_default(size=FIGURE_TITLE_FONT_SIZE)
+    for column, title in enumerate(FIGURE_TITLES):
+        left, top, right, bottom = draw.textbbox((0, 0), title, font=font)
+        x = column * size + (size - (right - left)) / 2 - left
+        y = (FIGURE_TITLE_HEIGHT - (bottom - top)) / 2 - top
+        draw.text((x, y), title, fill=(0, 0, 0), font=font)
+    buffer = io.BytesIO()
+    canvas.save(buffer, format="PNG")
+    write_atomically(Path(path), buffer.getvalue())
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+        Path(temporary).replace(path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def figure_indices(count: int, photos: int) -> list[int]:
+    """Up to ``photos`` indices spread evenly over ``range(count)``."""
+    if count < 1 or photos < 1:
+        return []
+    return sorted({round(float(i)) for i in np.linspace(0, count - 1, min(photos, count))})
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The CLI's argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="python -m facecraft.training.evaluate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--model", type=Path, required=True, help="model file (.pt) written by training")
+    parser.add_argument("--split", type=Path, default=DEFAULT_SPLIT, help="prepared split (default: val)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for the JSON and the figure")
+    parser.add_argument("--fit-steps", type=int, default=FIT_STEPS, help="Adam steps of the per-photo fit")
+    parser.add_argument("--limit", type=int, default=None, help="evaluate only the first N photos")
+    parser.add_argument("--figure-photos", type=int, default=6, help="rows of the figure (0: no figure)")
+    parser.add_argument("--batch-size", type=int, default=16, help="photos per batch")
+    parser.add_argument("--device", default=None, help="torch device (default: cuda when available)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (1 with a one-line message on a missing or bad input)."""
+    args = build_parser().parse_args(argv)
+    if (
+        args.fit_steps < 0
+        or args.batch_size < 1
+        or (args.limit is not None and args.limit < 1)
+        or args.figure_photos < 0
+    ):
+        print(
+            "evaluate: --fit-steps and --figure-photos must be >= 0, --batch-size and --limit >= 1",
+            file=sys.stderr,
+        )
+        return 1
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        if not args.model.is_file():
+            raise FileNotFoundError(f"{args.model}: model file not found")
+        if not args.split.is_file():
+            raise FileNotFoundError(
+                f"{args.split}: prepared split not found; run `python -m facecraft.training.prepare_data`"
+            )
+        template = load_template()
+        loaded = load_model(args.model, template, device)
+        split = load_split(args.split)
+        report = evaluate(
+            loaded.model,
+            split,
+            template,
+            fit_steps=args.fit_steps,
+            batch_size=args.batch_size,
+            limit=args.limit,
+            device=device,
+            progress=not args.quiet,
+        )
+        stem = args.model.stem
+        figure_path = args.out / f"{stem}_fig5.png"
+        indices = figure_indices(report.photos, args.figure_photos)
+        if indices:
+            save_figure(loaded.model, split, template, indices, figure_path)
+    except (FaceCraftError, OSError, ValueError) as exc:
+        print(f"evaluate: {exc}", file=sys.stderr)
+        return 1
+    summary = {
+        "model": str(args.model),
+        "split": str(args.split),
+        "variant": loaded.config.variant.value,
+        **report.to_dict(),
+        "figure": str(figure_path) if indices else None,
+    }
+    text = json.dumps(summary, indent=2) + "\n"
+    write_atomically(args.out / f"{stem}_eval.json", text.encode())
+    print(text, end="")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
