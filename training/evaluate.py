@@ -467,18 +467,18 @@ def main(argv: list[str] | None = None) -> int:
         indices = figure_indices(report.photos, args.figure_photos)
         if indices:
             save_figure(loaded.model, split, template, indices, figure_path)
+        summary = {
+            "model": str(args.model),
+            "split": str(args.split),
+            "variant": loaded.config.variant.value,
+            **report.to_dict(),
+            "figure": str(figure_path) if indices else None,
+        }
+        text = json.dumps(summary, indent=2) + "\n"
+        write_atomically(args.out / f"{stem}_eval.json", text.encode())
     except (FaceCraftError, OSError, ValueError) as exc:
         print(f"evaluate: {exc}", file=sys.stderr)
         return 1
-    summary = {
-        "model": str(args.model),
-        "split": str(args.split),
-        "variant": loaded.config.variant.value,
-        **report.to_dict(),
-        "figure": str(figure_path) if indices else None,
-    }
-    text = json.dumps(summary, indent=2) + "\n"
-    write_atomically(args.out / f"{stem}_eval.json", text.encode())
     print(text, end="")
     return 0
 
