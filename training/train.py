@@ -63,6 +63,7 @@ class PretrainWeights:
     camera: float = 1.0
     landmark: float = 20.0
     texture: float = 1.0
+    smoothness: float = 2000.0
 
 
 @dataclass(frozen=True)
@@ -316,11 +317,16 @@ class Trainer:
             + weights.landmark * landmark_term
             + weights.texture * texture_term
         )
+        smooth_term = sum(
+            losses.shape_smoothness(s, self.uv_mask) for s in _distinct(face.shape, face.shape_proxy)
+        )
+        total = total + weights.smoothness * smooth_term
         terms = {
             "shape": shape_term,
             "camera": camera_term,
             "landmark": landmark_term,
             "texture": texture_term,
+            "smoothness": smooth_term,
         }
         return total, {name: float(value.detach()) for name, value in terms.items()}
 

@@ -145,7 +145,7 @@ class ObjectiveConfig:
     landmark: float = 20.0
     albedo_symmetry: float = 0.5
     albedo_constancy: float = 1.0
-    shape_smoothness: float = 20.0
+    shape_smoothness: float = 2000.0
     residual: float = 0.5
     residual_symmetry: float = 0.5
     constancy_exponent: float = 0.8

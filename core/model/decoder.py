@@ -49,11 +49,24 @@ class _UpStage(nn.Sequential):
     """
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
-        super().__init__(
-            nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1, bias=False),
-            nn.BatchNorm2d(out_channels),
-            nn.ELU(inplace=True),
-        )
+        up = nn.ConvTranspose2d(in_channels, out_channels, 4, stride=2, padding=1, bias=False)
+        _bilinear_init(up)
+        super().__init__(up, nn.BatchNorm2d(out_channels), nn.ELU(inplace=True))
+
+
+def _bilinear_init(up: nn.ConvTranspose2d) -> None:
+    """Start a 4x4 stride-2 transposed conv as bilinear x2 up-sampling followed by a random 1x1 conv.
+
+    A random 4x4 kernel gives each of the four output phases its own weights, which
+    shows as a checkerboard in the decoded maps until training evens it out; this
+    start has none, and training is free to grow any 4x4 kernel from it.
+    """
+    taps = torch.tensor([0.25, 0.75, 0.75, 0.25])
+    kernel = torch.outer(taps, taps)  # each output phase's taps sum to 1
+    mixing = torch.empty(up.in_channels, up.out_channels, 1, 1)
+    nn.init.kaiming_uniform_(mixing, a=5**0.5)
+    with torch.no_grad():
+        up.weight.copy_(mixing * kernel)
 
 
 class GlobalPathway(nn.Module):
