@@ -43,6 +43,7 @@ from facecraft.core.landmark_indices import (
     MP_LEFT_EYE_OUTER,
     MP_RIGHT_EYE_OUTER,
 )
+from facecraft.core.mesh_fit import similarity
 from facecraft.core.resources import resource_path
 from facecraft.core.template import (
     PART_NAMES,
@@ -67,32 +68,13 @@ MIRROR = np.array([-1.0, 1.0, 1.0])
 # --- Procrustes -------------------------------------------------------------------------------
 
 
-def similarity_fit(source: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Least-squares similarity (Umeyama) taking ``source`` onto ``target``.
-
-    Args:
-        source, target: ``(N, 3)`` corresponding points.
-
-    Returns:
-        ``(scale, rotation (3, 3), translation (3,))`` with
-        ``target ≈ scale * source @ rotation.T + translation``.
-    """
-    mu_s, mu_t = source.mean(axis=0), target.mean(axis=0)
-    s, t = source - mu_s, target - mu_t
-    u, sigma, vt = np.linalg.svd(t.T @ s)
-    d = np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt))])
-    rotation = u @ d @ vt
-    scale = float(np.trace(np.diag(sigma) @ d) / (s**2).sum())
-    return scale, rotation, mu_t - scale * mu_s @ rotation.T
-
-
 def generalised_procrustes(shapes: np.ndarray, iterations: int = 5) -> np.ndarray:
     """Mean of ``(N, V, 3)`` shapes after aligning each to the mean by a similarity."""
     mean = shapes[0] - shapes[0].mean(axis=0)
     for _ in range(iterations):
         aligned = []
         for shape in shapes:
-            scale, rotation, shift = similarity_fit(shape, mean)
+            scale, rotation, shift = similarity(shape, mean)
             aligned.append(scale * shape @ rotation.T + shift)
         mean = np.mean(aligned, axis=0)
         mean = (mean - mean.mean(axis=0)) / np.sqrt(((mean - mean.mean(axis=0)) ** 2).sum(axis=1).mean())
@@ -147,7 +129,7 @@ def canonical_mean_face(meshes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mean = upright_frame(generalised_procrustes(to_model_axes(meshes)))
     pairing = mirror_pairing(mean)
     for _ in range(5):  # rotate the mean onto its own symmetric version until they agree
-        _, rotation, shift = similarity_fit(mean, symmetrise(mean, pairing))
+        _, rotation, shift = similarity(mean, symmetrise(mean, pairing))
         mean = mean @ rotation.T + shift
     mean = symmetrise(mean, pairing)
     mean -= mean.mean(axis=0) * np.array([0.0, 1.0, 1.0])  # x is already centred by symmetry
@@ -283,7 +265,7 @@ def fit_landmarks_3d(mean: np.ndarray, meshes: np.ndarray, annotations: np.ndarr
     right = np.zeros((68, 3))
     flip_y = np.array([[1.0, 0.0], [0.0, -1.0]])
     for mesh, points in zip(to_model_axes(meshes), annotations, strict=True):
-        scale, rotation, shift = similarity_fit(mean, mesh)
+        scale, rotation, shift = similarity(mean, mesh)
         projection = flip_y @ (scale * rotation[:2])  # model point -> image pixels (2, 3)
         offset = flip_y @ shift[:2]
         normal += projection.T @ projection

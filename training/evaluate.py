@@ -23,9 +23,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -39,6 +37,7 @@ from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor, nn
 from tqdm import tqdm
 
+from facecraft.core.atomic import write_bytes_atomically
 from facecraft.core.camera import Camera, project
 from facecraft.core.errors import FaceCraftError
 from facecraft.core.landmark_indices import nme
@@ -385,20 +384,7 @@ def save_figure(
         draw.text((x, y), title, fill=(0, 0, 0), font=font)
     buffer = io.BytesIO()
     canvas.save(buffer, format="PNG")
-    write_atomically(Path(path), buffer.getvalue())
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_bytes_atomically(Path(path), buffer.getvalue())
 
 
 def figure_indices(count: int, photos: int) -> list[int]:
@@ -475,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
             "figure": str(figure_path) if indices else None,
         }
         text = json.dumps(summary, indent=2) + "\n"
-        write_atomically(args.out / f"{stem}_eval.json", text.encode())
+        write_bytes_atomically(args.out / f"{stem}_eval.json", text.encode())
     except (FaceCraftError, OSError, ValueError) as exc:
         print(f"evaluate: {exc}", file=sys.stderr)
         return 1

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from facecraft.core.atomic import write_bytes_atomically
 from facecraft.core.errors import ResourceError
 from facecraft.core.model.config import ModelConfig
 from facecraft.core.model.model import FaceModel
@@ -74,7 +73,7 @@ def save_model(
     }
     buffer = io.BytesIO()
     torch.save(payload, buffer)
-    _write_atomically(path, buffer.getvalue())
+    write_bytes_atomically(path, buffer.getvalue())
     full_card = dict(card or {}) | {
         "format": MODEL_FORMAT,
         "version": MODEL_VERSION,
@@ -82,7 +81,7 @@ def save_model(
         "weights_dtype": "float16" if half else "float32",
         "parameters": model.parameter_counts(),
     }
-    _write_atomically(card_path(path), (json.dumps(full_card, indent=2) + "\n").encode())
+    write_bytes_atomically(card_path(path), (json.dumps(full_card, indent=2) + "\n").encode())
 
 
 def load_model(path: str | Path, template: FaceTemplate, device: str | torch.device = "cpu") -> LoadedModel:
@@ -144,18 +143,3 @@ def _read_card(path: Path, config: ModelConfig) -> dict[str, Any]:
         if card_config != config:
             raise ResourceError(f"{path}: the model card describes a different model than its weights")
     return card
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        Path(temporary).chmod(0o644)  # mkstemp creates 0600; a model file is for everyone to read
-        Path(temporary).replace(path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
