@@ -64,6 +64,8 @@ class PretrainWeights:
     landmark: float = 20.0
     texture: float = 1.0
     smoothness: float = 2000.0
+    lighting: float = 0.01
+    """Pull towards the ambient prior: no pseudo ground truth for lighting exists."""
 
 
 @dataclass(frozen=True)
@@ -320,13 +322,16 @@ class Trainer:
         smooth_term = sum(
             losses.shape_smoothness(s, self.uv_mask) for s in _distinct(face.shape, face.shape_proxy)
         )
-        total = total + weights.smoothness * smooth_term
+        ambient = ambient_light(output.lighting.shape[0], device=self.device)
+        lighting_term = (output.lighting - ambient).square().sum((1, 2)).mean()
+        total = total + weights.smoothness * smooth_term + weights.lighting * lighting_term
         terms = {
             "shape": shape_term,
             "camera": camera_term,
             "landmark": landmark_term,
             "texture": texture_term,
             "smoothness": smooth_term,
+            "lighting": lighting_term,
         }
         return total, {name: float(value.detach()) for name, value in terms.items()}
 

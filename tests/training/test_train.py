@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -213,3 +215,26 @@ def test_a_bad_config_is_refused():
         TrainConfig.from_dict({"stagez": []})
     with pytest.raises(ValueError, match="pretrain"):
         StageConfig("warmup", 3)
+
+
+@pytest.mark.slow
+def test_two_process_data_parallel_training_runs_with_torchrun(prepared, tmp_path):
+    """The DistributedDataParallel path, on CPU with the gloo backend (what torchrun does on GPUs)."""
+    import shutil
+    import subprocess
+    import sys
+
+    config = tiny_config(prepared, steps=2)
+    config_path = tmp_path / "config.json"
+    data = config.to_dict()
+    data["stages"] = [dataclasses.asdict(s) for s in config.stages]
+    config_path.write_text(json.dumps(data))
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+    assert torchrun is not None
+    result = subprocess.run(
+        [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "facecraft.training.train", "--config",
+         str(config_path), "--out", str(tmp_path / "run"), "--device", "cpu"],
+        capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = read_log(tmp_path / "run" / "log_finetune.csv")
+    assert len(rows) == 2 and all(np.isfinite(float(r["loss"])) for r in rows)
