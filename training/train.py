@@ -378,7 +378,7 @@ class Trainer:
                     result = self._objective(index, stage.objective)(output, targets)
                     loss, terms = result.terms.total, result.terms.as_floats()
                 if not torch.isfinite(loss):
-                    raise FloatingPointError(f"loss became {float(loss)} at step {self.state.step}")
+                    raise FloatingPointError(f"loss became {float(loss.detach())} at step {self.state.step}")
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -395,7 +395,7 @@ class Trainer:
                 }
                 if self.state.step % self.config.log_every == 0 and self.rank == 0:
                     _append_csv(self.out_dir / f"log_{stage.name}.csv", last)
-                    bar.set_postfix(loss=f"{float(loss):.4f}", stage=stage.name)
+                    bar.set_postfix(loss=f"{float(loss.detach()):.4f}", stage=stage.name)
                 if self.state.step % self.config.checkpoint_every == 0:
                     self.save_checkpoint()
                 if stop_after is not None and steps_done >= stop_after:
