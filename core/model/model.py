@@ -14,7 +14,6 @@ import torch
 from torch import Tensor, nn
 
 from facecraft.core.camera import Camera
-from facecraft.core.conventions import UV_HEIGHT, UV_WIDTH
 from facecraft.core.model.config import ModelConfig
 from facecraft.core.model.decoder import DualPathwayDecoder, LinearDecoder
 from facecraft.core.model.encoder import Encoder
@@ -113,5 +112,3 @@ class FaceModel(nn.Module):
         return {"encoder": count(self.encoder), "shape_decoder": count(self.shape_decoder),
                 "albedo_decoder": count(self.albedo_decoder), "total": count(self)}
 
-
-UV_SHAPE = (3, UV_HEIGHT, UV_WIDTH)
