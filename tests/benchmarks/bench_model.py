@@ -15,30 +15,15 @@ import argparse
 import json
 import os
 import platform
-import time
-from collections.abc import Callable
 
-import numpy as np
 import torch
+from timing import wall_ms
 
 from facecraft.core.model.config import ModelConfig, ObjectiveConfig, Variant
 from facecraft.core.model.model import FaceModel
 from facecraft.core.model.objective import Objective, ObjectiveTargets
 from facecraft.core.model.perceptual import PerceptualNetwork
 from facecraft.core.template import load_template
-
-
-def timed(function: Callable[[], object], repeats: int, sync: Callable[[], None]) -> dict[str, float]:
-    for _ in range(3):
-        function()
-    sync()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        sync()
-        times.append((time.perf_counter() - start) * 1000)
-    return {"median_ms": round(float(np.median(times)), 1), "min_ms": round(float(np.min(times)), 1)}
 
 
 def main() -> None:
@@ -63,7 +48,7 @@ def main() -> None:
                 model(crop)
 
         report[variant.value] = {"parameters": model.parameter_counts(),
-                                 "forward_b1": timed(forward, args.repeats, sync)}
+                                 "forward_b1": wall_ms(forward, args.repeats, sync=sync)}
     if not args.skip_training_step:
         model = FaceModel(ModelConfig(), template).to(device).train()
         objective = Objective(template, ObjectiveConfig(), Variant.GLOBAL_LOCAL_PROXY,
@@ -76,7 +61,7 @@ def main() -> None:
                 model.zero_grad()
                 objective(model(targets.images), targets).terms.total.backward()
 
-            report[f"training_step_b{batch}"] = timed(step, max(3, args.repeats // 6), sync)
+            report[f"training_step_b{batch}"] = wall_ms(step, max(3, args.repeats // 6), sync=sync)
     print(json.dumps(report, indent=2))
 
 

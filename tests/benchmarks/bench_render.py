@@ -17,31 +17,16 @@ import json
 import os
 import platform
 import resource
-import time
 from collections.abc import Callable
 
 import numpy as np
 import torch
+from timing import wall_ms
 
 from facecraft.core.camera import Camera
 from facecraft.core.render import Renderer, ambient_light, directional_light
 from facecraft.core.render.gl import DisplayMode, GLCamera, GLFaceRenderer, create_headless_context
 from facecraft.core.template import load_template
-
-
-def median_ms(function: Callable[[], object], repeats: int, warmup: int = 3,
-              sync: Callable[[], None] = lambda: None) -> dict[str, float]:
-    """Median and fastest wall time in ms (the fastest shows the noise of a shared machine)."""
-    for _ in range(warmup):
-        function()
-    sync()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        sync()
-        times.append((time.perf_counter() - start) * 1000)
-    return {"median": round(float(np.median(times)), 2), "min": round(float(np.min(times)), 2)}
 
 
 def peak_rss_mb() -> float:
@@ -88,7 +73,7 @@ def main() -> None:
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
         rss_before = peak_rss_mb()
-        report[f"torch_forward_backward_b{batch}_ms"] = median_ms(step, args.repeats, sync=sync)
+        report[f"torch_forward_backward_b{batch}_ms"] = wall_ms(step, args.repeats, sync=sync)
         if device.type == "cuda":
             report[f"torch_b{batch}_peak_cuda_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
         else:
@@ -120,12 +105,12 @@ def main() -> None:
             gl.draw(camera, lighting.numpy(), (1024, 1024), DisplayMode.TEXTURED)
             ctx.finish()
 
-        report["gl_1024_draw_ms"] = median_ms(draw, args.repeats)
-        report["gl_1024_render_and_read_ms"] = median_ms(
+        report["gl_1024_draw_ms"] = wall_ms(draw, args.repeats)
+        report["gl_1024_render_and_read_ms"] = wall_ms(
             lambda: gl.render(camera, lighting.numpy(), (1024, 1024)), args.repeats)
         big = GLCamera(1500.0, (0.0, 0.2, 0.0), (2999.5, 1999.5))
         rss_before = peak_rss_mb()
-        report["gl_24mp_render_and_read_ms"] = median_ms(
+        report["gl_24mp_render_and_read_ms"] = wall_ms(
             lambda: gl.render(big, lighting.numpy(), (4000, 6000)), 3, warmup=1)
         report["gl_24mp_peak_rss_growth_mb"] = peak_rss_mb() - rss_before
     report["process_peak_rss_mb"] = peak_rss_mb()
