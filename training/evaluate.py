@@ -41,6 +41,7 @@ from facecraft.core.atomic import write_bytes_atomically
 from facecraft.core.camera import Camera, project
 from facecraft.core.errors import FaceCraftError
 from facecraft.core.landmark_indices import nme
+from facecraft.core.model import losses
 from facecraft.core.model.io import load_model
 from facecraft.core.model.model import FaceModel, ModelOutput
 from facecraft.core.render.renderer import Renderer
@@ -53,8 +54,6 @@ FIT_STEPS = 50
 """Adam steps of the per-photo fit behind ``l21_fitted``."""
 FIT_LR = 0.01
 """Learning rate of that fit."""
-L21_EPS = 1e-8
-"""Added inside the square root of the per-pixel RGB distance, as in ``losses.reconstruction_l21``."""
 
 DEFAULT_SPLIT = PREPARED_DIR / "val.npz"
 DEFAULT_OUT = DEFAULT_CACHE_DIR / "eval"
@@ -113,20 +112,8 @@ def crops_to_images(crops: np.ndarray, device: torch.device | str = "cpu") -> Te
 
 
 def photo_l21(rendered: Tensor, target: Tensor, mask: Tensor) -> Tensor:
-    """The robust l2,1 error (eq. 4) of each photo.
-
-    Args:
-        rendered: ``(B, 3, H, W)`` reconstructions.
-        target: ``(B, 3, H, W)`` input crops.
-        mask: ``(B, 1, H, W)`` face region (the render's coverage).
-
-    Returns:
-        ``(B,)``: mean over masked pixels of the RGB distance (0 for an empty mask). Its
-        mean over the batch is :func:`facecraft.core.model.losses.reconstruction_l21`.
-    """
-    distance = ((rendered - target).square().sum(1, keepdim=True) + L21_EPS).sqrt()
-    mask = mask.to(distance.dtype)
-    return (distance * mask).flatten(1).sum(1) / mask.flatten(1).sum(1).clamp(min=1.0)
+    """``(B,)`` robust l2,1 error (eq. 4) of each photo; see :func:`losses.reconstruction_l21_per_photo`."""
+    return losses.reconstruction_l21_per_photo(rendered, target, mask)
 
 
 def model_landmarks(model: FaceModel, output: ModelOutput) -> Tensor:

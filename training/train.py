@@ -37,7 +37,8 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from facecraft.core.camera import Camera
+from facecraft.core.atomic import write_bytes_atomically
+from facecraft.core.camera import Camera, project
 from facecraft.core.mesh_fit import MeshToUV
 from facecraft.core.model import losses
 from facecraft.core.model.config import ModelConfig, ObjectiveConfig
@@ -230,10 +231,7 @@ class Trainer:
         }
         buffer = io.BytesIO()
         torch.save(payload, buffer)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(buffer.getvalue())
-        tmp.replace(path)
+        write_bytes_atomically(path, buffer.getvalue())
         return path
 
     def load_checkpoint(self, path: Path) -> None:
@@ -295,8 +293,7 @@ class Trainer:
             + (predicted[:, 1:4] - target[:, 1:4]).square().sum(1)
             + ((predicted[:, 4:6] - target[:, 4:6]) / size).square().sum(1)
         ).mean()
-        objective = self._objective(-1, ObjectiveConfig(perceptual=0.0))
-        projected = objective.landmarks(face.shape_proxy, output)
+        projected = project(self.model.landmark_points(face.shape_proxy), output.camera)[..., :2]
         landmark_term = losses.landmark_loss(
             projected, batch.landmarks, batch.landmark_weights, normaliser=float(size)
         )

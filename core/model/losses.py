@@ -23,8 +23,8 @@ def _masked_mean(values: Tensor, mask: Tensor) -> Tensor:
     return per_item.mean()
 
 
-def reconstruction_l21(rendered: Tensor, target: Tensor, mask: Tensor) -> Tensor:
-    """Robust l2,1 photometric loss (eq. 4): mean over face pixels of the RGB distance.
+def reconstruction_l21_per_photo(rendered: Tensor, target: Tensor, mask: Tensor) -> Tensor:
+    """Robust l2,1 photometric error (eq. 4) of each image: mean over face pixels of the RGB distance.
 
     Args:
         rendered: ``(B, 3, H, W)`` rendered images.
@@ -32,10 +32,16 @@ def reconstruction_l21(rendered: Tensor, target: Tensor, mask: Tensor) -> Tensor
         mask: ``(B, 1, H, W)`` pixels covered by the face (the paper's V); others are ignored.
 
     Returns:
-        Scalar: l2 over colour channels, l1 (mean) over masked pixels, mean over the batch.
+        ``(B,)``: l2 over colour channels, l1 (mean) over masked pixels (0 for an empty mask).
     """
     distance = ((rendered - target).square().sum(1, keepdim=True) + _EPS).sqrt()
-    return _masked_mean(distance, mask)
+    mask = mask.to(distance.dtype).expand_as(distance)
+    return (distance * mask).flatten(1).sum(1) / mask.flatten(1).sum(1).clamp(min=1.0)
+
+
+def reconstruction_l21(rendered: Tensor, target: Tensor, mask: Tensor) -> Tensor:
+    """The loss of eq. 4: :func:`reconstruction_l21_per_photo` averaged over the batch (a scalar)."""
+    return reconstruction_l21_per_photo(rendered, target, mask).mean()
 
 
 def gradient_difference(rendered: Tensor, target: Tensor, mask: Tensor) -> Tensor:

@@ -100,15 +100,23 @@ class FaceModel(nn.Module):
 
     def landmark_points(self, shape: Tensor) -> Tensor:
         """The 68 landmarks of ``(B, 3, 192, 224)`` shapes: ``(B, 68, 3)`` canonical points."""
-        batch = shape.shape[0]
-        uv = self.landmark_uv.to(shape.dtype)[None, None].expand(batch, 1, -1, -1)  # (B, 1, 68, 2)
-        return sample_texture(shape, uv)[:, :, 0].transpose(1, 2)
+        return sample_landmarks(shape, self.landmark_uv)
 
     def parameter_counts(self) -> dict[str, int]:
         """Trainable parameters of E, D_S and D_A."""
+
         def count(module: nn.Module) -> int:
             return sum(p.numel() for p in module.parameters() if p.requires_grad)
 
-        return {"encoder": count(self.encoder), "shape_decoder": count(self.shape_decoder),
-                "albedo_decoder": count(self.albedo_decoder), "total": count(self)}
+        return {
+            "encoder": count(self.encoder),
+            "shape_decoder": count(self.shape_decoder),
+            "albedo_decoder": count(self.albedo_decoder),
+            "total": count(self),
+        }
 
+
+def sample_landmarks(shape: Tensor, landmark_uv: Tensor) -> Tensor:
+    """Points of ``(B, 3, H, W)`` position maps at ``(N, 2)`` UV coordinates: ``(B, N, 3)`` (bilinear)."""
+    uv = landmark_uv.to(shape.dtype)[None, None].expand(shape.shape[0], 1, -1, -1)  # (B, 1, N, 2)
+    return sample_texture(shape, uv)[:, :, 0].transpose(1, 2)

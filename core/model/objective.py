@@ -18,10 +18,9 @@ from torch import Tensor, nn
 from facecraft.core.camera import project
 from facecraft.core.model import losses
 from facecraft.core.model.config import ObjectiveConfig, Variant
-from facecraft.core.model.model import DecodedFace, ModelOutput
+from facecraft.core.model.model import DecodedFace, ModelOutput, sample_landmarks
 from facecraft.core.model.perceptual import PerceptualNetwork, perceptual_loss
 from facecraft.core.render.renderer import Renderer, RenderResult
-from facecraft.core.render.texture import sample_texture
 from facecraft.core.render.unwrap import unwrap_image
 from facecraft.core.template import FaceTemplate
 
@@ -121,10 +120,7 @@ class Objective(nn.Module):
 
     def landmarks(self, shape: Tensor, output: ModelOutput) -> Tensor:
         """``(B, 68, 2)`` landmarks of ``shape`` projected by the estimated camera."""
-        batch = shape.shape[0]
-        uv = self.landmark_uv.to(shape.dtype)[None, None].expand(batch, 1, -1, -1)
-        points = sample_texture(shape, uv)[:, :, 0].transpose(1, 2)
-        return project(points, output.camera)[..., :2]
+        return project(sample_landmarks(shape, self.landmark_uv), output.camera)[..., :2]
 
     def forward(self, output: ModelOutput, targets: ObjectiveTargets) -> ObjectiveResult:
         config = self.config

@@ -71,21 +71,26 @@ def test_annotated_photos_keep_their_annotation_and_fit_it(template, data_dir):
     assert (error.mean(1) / eye_distance < 0.08).all()
 
 
+def augmented(sample: dict[str, np.ndarray], template, settings: Augmentation, rng: np.random.Generator):
+    """:func:`augment` applied to a prepared sample."""
+    return augment(
+        sample["crops"],
+        sample["landmarks"].astype(np.float64),
+        sample["cameras"].astype(np.float64),
+        sample["offsets"].astype(np.float64),
+        np.asarray(template.mesh_mirror),
+        settings,
+        rng,
+    )
+
+
 @pytest.mark.parametrize("seed", range(4))
 def test_augmentation_keeps_image_landmarks_and_pseudo_ground_truth_together(
     astronaut_sample, template, seed
 ):
     rng = np.random.default_rng(seed)
     settings = Augmentation(flip=0.5, scale=0.1, shift=12.0, colour=0.2)
-    image, landmarks, camera, offsets = augment(
-        astronaut_sample["crops"],
-        astronaut_sample["landmarks"].astype(np.float64),
-        astronaut_sample["cameras"].astype(np.float64),
-        astronaut_sample["offsets"].astype(np.float64),
-        np.asarray(template.mesh_mirror),
-        settings,
-        rng,
-    )
+    image, landmarks, camera, offsets = augmented(astronaut_sample, template, settings, rng)
     before = np.linalg.norm(
         reprojected_landmarks(template, astronaut_sample["offsets"][None], astronaut_sample["cameras"][None])[
             0
@@ -102,15 +107,7 @@ def test_augmentation_keeps_image_landmarks_and_pseudo_ground_truth_together(
 
 def test_flip_mirrors_the_image_content(astronaut_sample, template):
     settings = Augmentation(flip=1.0, scale=0.0, shift=0.0, colour=0.0)
-    image, landmarks, *_ = augment(
-        astronaut_sample["crops"],
-        astronaut_sample["landmarks"].astype(np.float64),
-        astronaut_sample["cameras"].astype(np.float64),
-        astronaut_sample["offsets"].astype(np.float64),
-        np.asarray(template.mesh_mirror),
-        settings,
-        np.random.default_rng(0),
-    )
+    image, landmarks, *_ = augmented(astronaut_sample, template, settings, np.random.default_rng(0))
     assert np.array_equal(image, astronaut_sample["crops"][:, ::-1])
     # The subject's right eye corner (36) is now where the mirrored left one (45) was.
     assert np.allclose(landmarks[36, 0], 223 - astronaut_sample["landmarks"][45, 0])
@@ -232,9 +229,25 @@ def test_two_process_data_parallel_training_runs_with_torchrun(prepared, tmp_pat
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
     assert torchrun is not None
     result = subprocess.run(
-        [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "facecraft.training.train", "--config",
-         str(config_path), "--out", str(tmp_path / "run"), "--device", "cpu"],
-        capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        [
+            torchrun,
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            "-m",
+            "facecraft.training.train",
+            "--config",
+            str(config_path),
+            "--out",
+            str(tmp_path / "run"),
+            "--device",
+            "cpu",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     rows = read_log(tmp_path / "run" / "log_finetune.csv")
     assert len(rows) == 2 and all(np.isfinite(float(r["loss"])) for r in rows)
