@@ -19,3 +19,7 @@ class NoFaceFound(FaceCraftError):
 
 class ResourceError(FaceCraftError):
     """A shipped resource (template, landmark map, weights) is missing, corrupt or mismatched."""
+
+
+class ExportError(FaceCraftError):
+    """A result could not be written (folder not writable, unsupported format, disk error, bad data)."""

@@ -1,0 +1,402 @@
+"""Export: PNG/JPEG images, textured OBJ and binary PLY meshes, read back by independent readers."""
+
+from __future__ import annotations
+
+import errno
+from pathlib import Path
+
+import numpy as np
+import pytest
+import trimesh
+from PIL import Image
+
+from facecraft.core import export
+from facecraft.core.errors import ExportError, FaceCraftError
+from facecraft.core.export import (
+    MeshFiles,
+    mesh_normals,
+    outward_winding,
+    write_image,
+    write_ply,
+    write_textured_obj,
+)
+from facecraft.core.image_io import load_image
+from facecraft.core.template import FaceTemplate
+
+
+def _gradient(h: int = 24, w: int = 32) -> np.ndarray:
+    """An asymmetric RGB test card: swapped channels or flipped rows change it."""
+    y, x = np.mgrid[0:h, 0:w]
+    return np.stack([x * 255 // (w - 1), y * 255 // (h - 1), (x + y) % 256], -1).astype(np.uint8)
+
+
+def _files(folder: Path) -> list[str]:
+    """Every name in ``folder``, hidden temporaries included."""
+    return sorted(p.name for p in folder.iterdir())
+
+
+@pytest.fixture(scope="module")
+def face(template: FaceTemplate) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The mean face: ``(V, 3)`` vertices, outward ``(F, 3)`` triangles, ``(V, 2)`` uv (v down)."""
+    vertices = template.mean_vertices()
+    return vertices, outward_winding(vertices, template.triangles), template.vertex_uv
+
+
+@pytest.fixture(scope="module")
+def texture() -> np.ndarray:
+    return _gradient(256, 256)
+
+
+# ---------------------------------------------------------------- images
+
+
+@pytest.mark.parametrize(
+    ("dtype", "channels"),
+    [(np.uint8, 3), (np.uint8, 4), (np.uint8, 1), (np.uint16, 3), (np.uint16, 4), (np.uint16, 1)],
+)
+def test_png_round_trips_exactly(tmp_path: Path, dtype: type, channels: int):
+    rng = np.random.default_rng(channels)
+    pixels = rng.integers(0, np.iinfo(dtype).max + 1, size=(20, 30, channels), dtype=dtype)
+    write_image(tmp_path / "out.png", pixels)
+    loaded = load_image(tmp_path / "out.png")
+    assert loaded.format == "PNG"
+    assert loaded.original.dtype == dtype
+    assert np.array_equal(loaded.original, pixels)
+    assert _files(tmp_path) == ["out.png"]
+
+
+def test_png_keeps_rgb_order_and_rows(tmp_path: Path):
+    pixels = _gradient()
+    write_image(tmp_path / "card.PNG", pixels)
+    with Image.open(tmp_path / "card.PNG") as image:
+        assert image.mode == "RGB"
+        assert np.array_equal(np.asarray(image), pixels)
+
+
+def test_grey_with_alpha_png_is_stored_as_rgba(tmp_path: Path):
+    grey_alpha = np.dstack([_gradient()[..., 0], np.full((24, 32), 90, np.uint8)])
+    write_image(tmp_path / "la.png", grey_alpha)
+    original = load_image(tmp_path / "la.png").original
+    assert np.array_equal(original, grey_alpha[..., [0, 0, 0, 1]])
+
+
+def test_two_dimensional_pixels_are_grey(tmp_path: Path):
+    grey = _gradient()[..., 1]
+    write_image(tmp_path / "g.png", grey)
+    assert np.array_equal(load_image(tmp_path / "g.png").original, grey[..., None])
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".jpeg", ".JPG"])
+def test_jpeg_is_8_bit_without_alpha_and_close(tmp_path: Path, suffix: str):
+    rgba = np.dstack([_gradient(64, 96), np.full((64, 96), 10, np.uint8)])
+    path = tmp_path / f"photo{suffix}"
+    write_image(path, rgba)
+    loaded = load_image(path)
+    assert loaded.format == "JPEG"
+    assert loaded.original.shape == (64, 96, 3) and loaded.original.dtype == np.uint8
+    assert np.abs(loaded.original.astype(int) - rgba[..., :3]).mean() < 3
+    with Image.open(path) as image:
+        assert image.getexif().get(0x0112, 1) == 1
+
+
+def test_jpeg_scales_16_bit_down_and_keeps_grey(tmp_path: Path):
+    deep = _gradient(64, 96)[..., :1].astype(np.uint16) * 257
+    write_image(tmp_path / "deep.jpg", deep)
+    loaded = load_image(tmp_path / "deep.jpg")
+    assert loaded.original.shape == (64, 96, 1) and loaded.original.dtype == np.uint8
+    assert np.abs(loaded.original.astype(int) - deep // 257).mean() < 2
+
+
+def test_jpeg_quality_is_used(tmp_path: Path):
+    noise = np.random.default_rng(3).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    write_image(tmp_path / "low.jpg", noise, quality=30)
+    write_image(tmp_path / "high.jpg", noise, quality=95)
+    assert (tmp_path / "low.jpg").stat().st_size < (tmp_path / "high.jpg").stat().st_size
+    with pytest.raises(ExportError, match="quality"):
+        write_image(tmp_path / "bad.jpg", noise, quality=0)
+
+
+@pytest.mark.parametrize("name", ["image.bmp", "image.tif", "image"])
+def test_unsupported_image_suffix(tmp_path: Path, name: str):
+    with pytest.raises(ExportError, match=r"unsupported image file type.*\.png, \.jpg, \.jpeg") as info:
+        write_image(tmp_path / name, _gradient())
+    assert name in str(info.value)
+    assert isinstance(info.value, FaceCraftError)
+    assert _files(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "pixels",
+    [
+        np.zeros((8, 8, 3), np.float32),
+        np.zeros((8, 8, 5), np.uint8),
+        np.zeros((0, 8, 3), np.uint8),
+        np.zeros((2, 8, 8, 3), np.uint8),
+    ],
+)
+def test_bad_pixel_arrays(tmp_path: Path, pixels: np.ndarray):
+    with pytest.raises(ExportError, match=r"bad\.png: expected"):
+        write_image(tmp_path / "bad.png", pixels)
+    assert _files(tmp_path) == []
+
+
+def test_folder_that_is_a_file(tmp_path: Path):
+    (tmp_path / "blocker").write_text("a file, not a folder")
+    with pytest.raises(ExportError, match=r"out\.png: cannot write the file \(.*blocker is not a folder"):
+        write_image(tmp_path / "blocker" / "out.png", _gradient())
+    with pytest.raises(ExportError, match=r"out\.png: cannot write"):
+        write_image(tmp_path / "blocker" / "deeper" / "out.png", _gradient())
+    assert _files(tmp_path) == ["blocker"]
+
+
+def test_disk_error_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    def disk_full(path: Path, data: bytes, mode: int = 0o644) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(export, "write_bytes_atomically", disk_full)
+    with pytest.raises(ExportError, match=r"out\.png: cannot write the file \(the disk is full\)"):
+        write_image(tmp_path / "out.png", _gradient())
+    assert _files(tmp_path) == []
+
+
+def test_image_replaces_an_existing_file(tmp_path: Path):
+    write_image(tmp_path / "out.png", _gradient())
+    write_image(tmp_path / "out.png", _gradient()[::-1])
+    assert np.array_equal(load_image(tmp_path / "out.png").original, _gradient()[::-1])
+    assert _files(tmp_path) == ["out.png"]
+
+
+# ---------------------------------------------------------------- OBJ
+
+
+def test_textured_obj_reads_back_with_trimesh(tmp_path: Path, face, texture):
+    vertices, triangles, uv = face
+    files = write_textured_obj(tmp_path / "face.obj", vertices, triangles, uv, texture)
+    assert files == MeshFiles(tmp_path / "face.obj", tmp_path / "face.mtl", tmp_path / "face_albedo.png")
+    assert _files(tmp_path) == ["face.mtl", "face.obj", "face_albedo.png"]
+
+    mesh = trimesh.load(files.obj, process=False, force="mesh")
+    assert mesh.vertices.shape == vertices.shape
+    assert np.allclose(mesh.vertices, vertices, atol=1e-6)
+    assert np.array_equal(mesh.faces, triangles)
+    assert np.allclose(mesh.visual.uv, np.column_stack([uv[:, 0], 1.0 - uv[:, 1]]), atol=1e-6)
+    image = mesh.visual.material.image
+    assert image.size == (texture.shape[1], texture.shape[0])
+    assert np.array_equal(np.asarray(image.convert("RGB")), texture)
+
+    obj_lines = files.obj.read_text().splitlines()
+    assert "mtllib face.mtl" in obj_lines
+    assert "usemtl albedo" in obj_lines
+    assert not any(line.startswith("vn ") for line in obj_lines)
+    first_face = next(line for line in obj_lines if line.startswith("f "))
+    a, b, c = triangles[0] + 1
+    assert first_face == f"f {a}/{a} {b}/{b} {c}/{c}"
+    mtl_lines = files.mtl.read_text().splitlines()
+    assert "newmtl albedo" in mtl_lines
+    assert "map_Kd face_albedo.png" in mtl_lines
+    assert "Kd 1.000000 1.000000 1.000000" in mtl_lines
+
+
+def test_obj_uv_v_is_flipped_bottom_up(tmp_path: Path, texture):
+    # One triangle in the texture's top-left corner (v = 0 is the top row).
+    vertices = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    uv = np.array([[0.0, 0.0], [0.25, 0.0], [0.0, 0.125]])
+    files = write_textured_obj(tmp_path / "tri.obj", vertices, np.array([[0, 1, 2]]), uv, texture)
+    vt = [line for line in files.obj.read_text().splitlines() if line.startswith("vt ")]
+    assert vt == ["vt 0.000000 1.000000", "vt 0.250000 1.000000", "vt 0.000000 0.875000"]
+
+
+def test_obj_with_normals(tmp_path: Path, face, texture):
+    vertices, triangles, uv = face
+    normals = mesh_normals(vertices, triangles)
+    files = write_textured_obj(tmp_path / "face.obj", vertices, triangles, uv, texture, normals=normals)
+    lines = files.obj.read_text().splitlines()
+    assert sum(line.startswith("vn ") for line in lines) == len(vertices)
+    a, b, c = triangles[0] + 1
+    assert next(line for line in lines if line.startswith("f ")) == f"f {a}/{a}/{a} {b}/{b}/{b} {c}/{c}/{c}"
+    mesh = trimesh.load(files.obj, process=False, force="mesh")
+    assert np.array_equal(mesh.faces, triangles)
+    assert np.allclose(mesh.vertex_normals, normals, atol=1e-5)
+
+
+def test_obj_with_rgba_texture(tmp_path: Path, face):
+    vertices, triangles, uv = face
+    rgba = np.dstack([_gradient(64, 64), np.full((64, 64), 200, np.uint8)])
+    files = write_textured_obj(tmp_path / "face.obj", vertices, triangles, uv, rgba)
+    assert np.array_equal(load_image(files.texture).original, rgba)
+
+
+def test_whitespace_in_the_name_is_kept_out_of_the_references(tmp_path: Path, face, texture):
+    vertices, triangles, uv = face
+    files = write_textured_obj(tmp_path / "my face.obj", vertices, triangles, uv, texture)
+    assert files == MeshFiles(
+        tmp_path / "my face.obj", tmp_path / "my_face.mtl", tmp_path / "my_face_albedo.png"
+    )
+    assert "mtllib my_face.mtl" in files.obj.read_text().splitlines()
+    assert "map_Kd my_face_albedo.png" in files.mtl.read_text().splitlines()
+    mesh = trimesh.load(files.obj, process=False, force="mesh")
+    assert mesh.visual.material.image.size == (256, 256)
+
+
+def test_obj_folder_can_be_moved(tmp_path: Path, face, texture):
+    vertices, triangles, uv = face
+    write_textured_obj(tmp_path / "a" / "face.obj", vertices, triangles, uv, texture)
+    (tmp_path / "a").rename(tmp_path / "b")
+    mesh = trimesh.load(tmp_path / "b" / "face.obj", process=False, force="mesh")
+    assert mesh.visual.material.image.size == (256, 256)
+
+
+def test_obj_failure_in_the_middle_leaves_no_new_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, face, texture
+):
+    vertices, triangles, uv = face
+    real_write = export.write_bytes_atomically
+    calls: list[Path] = []
+
+    def fail_on_second(path: Path, data: bytes, mode: int = 0o644) -> None:
+        calls.append(Path(path))
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(path, data, mode)
+
+    monkeypatch.setattr(export, "write_bytes_atomically", fail_on_second)
+    with pytest.raises(ExportError, match=r"face\.mtl: cannot write the file \(the disk is full\)"):
+        write_textured_obj(tmp_path / "face.obj", vertices, triangles, uv, texture)
+    assert len(calls) == 2
+    assert _files(tmp_path) == []
+
+
+def test_obj_failure_while_renaming_removes_the_files_already_renamed(tmp_path: Path, face, texture):
+    vertices, triangles, uv = face
+    (tmp_path / "face_albedo.png").mkdir()  # the last rename cannot replace a folder
+    with pytest.raises(ExportError, match=r"face_albedo\.png: cannot write the file"):
+        write_textured_obj(tmp_path / "face.obj", vertices, triangles, uv, texture)
+    assert _files(tmp_path) == ["face_albedo.png"]
+    assert (tmp_path / "face_albedo.png").is_dir()
+
+
+def test_obj_in_a_folder_that_is_a_file(tmp_path: Path, face, texture):
+    vertices, triangles, uv = face
+    (tmp_path / "blocker").write_text("not a folder")
+    with pytest.raises(ExportError, match=r"face\.obj: cannot write the file \(.*blocker is not a folder"):
+        write_textured_obj(tmp_path / "blocker" / "face.obj", vertices, triangles, uv, texture)
+    assert _files(tmp_path) == ["blocker"]
+
+
+def test_obj_replaces_an_earlier_export(tmp_path: Path, face, texture):
+    vertices, triangles, uv = face
+    write_textured_obj(tmp_path / "face.obj", vertices, triangles, uv, texture)
+    write_textured_obj(tmp_path / "face.obj", vertices * 2.0, triangles, uv, texture[::-1])
+    mesh = trimesh.load(tmp_path / "face.obj", process=False, force="mesh")
+    assert np.allclose(mesh.vertices, vertices * 2.0, atol=1e-6)
+    assert np.array_equal(load_image(tmp_path / "face_albedo.png").original, texture[::-1])
+    assert _files(tmp_path) == ["face.mtl", "face.obj", "face_albedo.png"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"obj_path": "face.ply"}, r"must be saved as an \.obj file"),
+        ({"vertices": np.zeros((3, 2))}, r"vertices must be \(N, 3\)"),
+        ({"vertices": np.full((3, 3), np.nan)}, "NaN"),
+        ({"triangles": np.array([[0, 1, 3]])}, "do not exist"),
+        ({"triangles": np.array([[0.0, 1.0, 2.0]])}, "integer"),
+        ({"triangles": np.zeros((0, 3), int)}, "no triangles"),
+        ({"uv": np.zeros((2, 2))}, r"uv must be \(3, 2\)"),
+        ({"texture": np.zeros((8, 8, 3), np.float32)}, "texture must be"),
+        ({"texture": np.zeros((8, 8), np.uint8)}, "texture must be"),
+        ({"normals": np.zeros((3, 2))}, r"normals must be \(3, 3\)"),
+    ],
+)
+def test_obj_bad_input(tmp_path: Path, change: dict, message: str):
+    arguments = {
+        "obj_path": "face.obj",
+        "vertices": np.eye(3),
+        "triangles": np.array([[0, 1, 2]]),
+        "uv": np.zeros((3, 2)),
+        "texture": np.zeros((8, 8, 3), np.uint8),
+    } | change
+    arguments["obj_path"] = tmp_path / arguments["obj_path"]
+    with pytest.raises(ExportError, match=message):
+        write_textured_obj(**arguments)
+    assert _files(tmp_path) == []
+
+
+# ---------------------------------------------------------------- PLY
+
+
+def test_ply_with_colours_reads_back_with_trimesh(tmp_path: Path, face):
+    vertices, triangles, _ = face
+    colours = np.random.default_rng(4).integers(0, 256, (len(vertices), 3), dtype=np.uint8)
+    write_ply(tmp_path / "face.ply", vertices, triangles, colours)
+    assert (tmp_path / "face.ply").read_bytes().startswith(b"ply\nformat binary_little_endian 1.0\n")
+    mesh = trimesh.load(tmp_path / "face.ply", process=False)
+    assert np.array_equal(mesh.vertices, vertices.astype(np.float32))
+    assert np.array_equal(mesh.faces, triangles)
+    assert np.array_equal(mesh.visual.vertex_colors[:, :3], colours)
+    assert _files(tmp_path) == ["face.ply"]
+
+
+def test_ply_without_colours(tmp_path: Path, face):
+    vertices, triangles, _ = face
+    write_ply(tmp_path / "face.ply", vertices, triangles)
+    data = (tmp_path / "face.ply").read_bytes()
+    header = data[: data.index(b"end_header\n")].decode("ascii")
+    assert "red" not in header and "property list uchar int vertex_indices" in header
+    expected_size = len(header) + len("end_header\n") + 12 * len(vertices) + 13 * len(triangles)
+    assert len(data) == expected_size
+    mesh = trimesh.load(tmp_path / "face.ply", process=False)
+    assert np.array_equal(mesh.faces, triangles)
+
+
+def test_ply_bad_input(tmp_path: Path, face):
+    vertices, triangles, _ = face
+    with pytest.raises(ExportError, match=r"must be saved as a \.ply file"):
+        write_ply(tmp_path / "face.obj", vertices, triangles)
+    with pytest.raises(ExportError, match=r"colours must be"):
+        write_ply(tmp_path / "face.ply", vertices, triangles, np.zeros((len(vertices), 3), np.float32))
+    (tmp_path / "blocker").write_text("not a folder")
+    with pytest.raises(ExportError, match=r"face\.ply: cannot write"):
+        write_ply(tmp_path / "blocker" / "face.ply", vertices, triangles)
+    assert _files(tmp_path) == ["blocker"]
+
+
+# ---------------------------------------------------------------- normals and winding
+
+
+def test_template_triangles_already_point_out(template: FaceTemplate):
+    vertices = template.mean_vertices()
+    assert outward_winding(vertices, template.triangles) is template.triangles
+
+
+def test_mean_face_normals_point_towards_the_viewer(face):
+    vertices, triangles, _ = face
+    a, b, c = (vertices[triangles[:, k]].astype(np.float64) for k in range(3))
+    face_normals = np.cross(b - a, c - a)  # length = twice the area
+    area = np.linalg.norm(face_normals, axis=1)
+    assert area[face_normals[:, 2] > 0].sum() > 0.9 * area.sum()
+
+    normals = mesh_normals(vertices, triangles)
+    assert normals.shape == vertices.shape
+    assert np.allclose(np.linalg.norm(normals, axis=1), 1.0)
+    assert (normals[:, 2] > 0).mean() > 0.9
+    assert normals.mean(axis=0)[2] > 0.5
+
+
+def test_outward_winding_undoes_a_flip(face):
+    vertices, triangles, _ = face
+    flipped = triangles[:, [0, 2, 1]]
+    assert np.array_equal(outward_winding(vertices, flipped), triangles)
+
+
+def test_mesh_normals_are_area_weighted():
+    # Vertex 0 is shared by a large triangle facing +z and a small one facing +x.
+    vertices = np.array(
+        [[0.0, 0.0, 0.0], [4.0, 0.0, 0.0], [0.0, 4.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [9.0, 9.0, 9.0]]
+    )
+    triangles = np.array([[0, 1, 2], [0, 3, 4]])
+    normals = mesh_normals(vertices, triangles)
+    expected = np.array([1.0, 0.0, 16.0]) / np.hypot(1.0, 16.0)
+    assert np.allclose(normals[0], expected)
+    assert np.allclose(normals[1], [0.0, 0.0, 1.0]) and np.allclose(normals[3], [1.0, 0.0, 0.0])
+    assert np.array_equal(normals[5], [0.0, 0.0, 0.0])  # in no triangle
