@@ -35,9 +35,9 @@ from facecraft.core.model.config import ObjectiveConfig
 from facecraft.core.model.model import DecodedFace, FaceModel, ModelOutput
 from facecraft.core.render.renderer import Renderer
 
-LANDMARK_STEPS = 30
+LANDMARK_STEPS = 20
 """Steps of the landmark stage at full fidelity (it is full from ``fidelity`` 0.15 on)."""
-PHOTOMETRIC_STEPS = 40
+PHOTOMETRIC_STEPS = 30
 """Steps of the photometric stage at full fidelity (full from 0.6 on)."""
 DETAIL_STEPS = 120
 """Steps of the detail stage at fidelity 1."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import cv2
+import numpy as np
 import torch.nn.functional as F
 from torch import Tensor
 
@@ -46,3 +48,46 @@ def unwrap_image(image: Tensor, shape_uv: Tensor, camera: Camera) -> Tensor:
         padding_mode="zeros",
         align_corners=False,
     )
+
+
+def sample_photo(rgb: np.ndarray, points: np.ndarray, footprint: float) -> np.ndarray:
+    """Sample a full-resolution photo at arbitrary points without aliasing.
+
+    When neighbouring points are ``footprint`` photo pixels apart (> 2), the photo
+    region the points fall in is first area-averaged by about that factor, so that
+    bilinear sampling sees every pixel rather than skipping most of them.
+
+    Args:
+        rgb: ``(H, W, 3)`` uint8 photo.
+        points: ``(h, w, 2)`` ``(x, y)`` photo pixels (centre convention).
+        footprint: photo pixels between neighbouring points.
+
+    Returns:
+        ``(h, w, 3)`` float32 colours in ``[0, 1]``; points outside the photo take the
+        nearest edge colour.
+    """
+    height, width = rgb.shape[:2]
+    finite = np.isfinite(points).all(-1)
+    if not finite.any():
+        return np.zeros((*points.shape[:2], 3), np.float32)
+    low = np.floor(points[finite].min(0)).astype(int) - 2
+    high = np.ceil(points[finite].max(0)).astype(int) + 3
+    x0, y0 = max(int(low[0]), 0), max(int(low[1]), 0)
+    x1, y1 = min(int(high[0]), width), min(int(high[1]), height)
+    if x1 <= x0 or y1 <= y0:  # every point is off the photo: the nearest edge pixel
+        x0, y0 = min(max(x0, 0), width - 1), min(max(y0, 0), height - 1)
+        x1, y1 = x0 + 1, y0 + 1
+    region = rgb[y0:y1, x0:x1]
+    factor = 1.0
+    if footprint > 2.0:
+        factor = 2.0 / footprint
+        size = (max(1, round((x1 - x0) * factor)), max(1, round((y1 - y0) * factor)))
+        region = cv2.resize(region, size, interpolation=cv2.INTER_AREA)
+    fx = region.shape[1] / (x1 - x0)
+    fy = region.shape[0] / (y1 - y0)
+    map_x = ((points[..., 0] - x0 + 0.5) * fx - 0.5).astype(np.float32)
+    map_y = ((points[..., 1] - y0 + 0.5) * fy - 0.5).astype(np.float32)
+    map_x[~finite] = 0.0
+    map_y[~finite] = 0.0
+    sampled = cv2.remap(region, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return sampled.astype(np.float32) / 255.0

@@ -1,0 +1,291 @@
+"""Photo → :class:`Decomposition`: detection, the encoder, per-photo fitting, the maps in UV.
+
+:class:`Decomposer` is the engine's entry point for one photo. It owns the
+detector, the trained model and a renderer, and turns an RGB photo into a frozen
+:class:`Decomposition` holding everything the editor, the exporters and the CLI
+need: where the face is (box, crop, 68 landmarks, camera into the photo), what it
+is made of (shape ``S`` and proxy ``S̃``, albedo ``A`` and proxy ``Ã``, SH
+lighting, shading and normals in UV) and how much of it the camera sees
+(per-texel visibility, the photo's own texture unwrapped into UV).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from facecraft.core.camera import Camera, CropTransform, project
+from facecraft.core.crop import crop_image, face_crop
+from facecraft.core.detection import DetectedFace, FaceDetector
+from facecraft.core.errors import NoFaceFound
+from facecraft.core.fitting import (
+    CancelCheck,
+    FaceFitter,
+    FitResult,
+    FitSchedule,
+    ProgressCallback,
+)
+from facecraft.core.model.io import load_model
+from facecraft.core.model.model import FaceModel
+from facecraft.core.render.renderer import Renderer
+from facecraft.core.render.unwrap import sample_photo
+from facecraft.core.resources import resource_path
+from facecraft.core.template import FaceTemplate, load_template
+
+DEFAULT_WEIGHTS = "weights/facecraft.pt"
+"""The shipped model, relative to the resources folder."""
+
+
+@dataclass(frozen=True)
+class Decomposition:
+    """One face of one photo, decomposed. UV maps are ``(192, 224, C)`` float32.
+
+    Attributes:
+        photo_size: ``(height, width)`` of the photo, EXIF orientation applied.
+        face_index: which detected face (0 = largest).
+        face_count: how many faces the detector found.
+        face_box: ``(4,)`` ``(x0, y0, x1, y1)`` of the detected face, photo pixels.
+        detected_landmarks68: ``(68, 2)`` the detector's iBUG points, photo pixels.
+        landmarks68: ``(68, 2)`` the model's iBUG points projected by :attr:`camera`, photo pixels.
+        crop: the photo → encoder crop transform.
+        camera: ``(6,)`` weak-perspective camera into the photo, in ``CAMERA_PARAMS`` order.
+        lighting: ``(3, 9)`` SH lighting in the camera frame.
+        shape: ``S``, canonical-frame position map (``(..., 3)``).
+        shape_proxy: ``S̃``.
+        albedo: ``A`` in ``[0, 1]``.
+        albedo_proxy: ``Ã``.
+        shading: ``(..., 3)`` SH shading of ``S`` under :attr:`lighting`.
+        normals: ``(..., 3)`` unit normals of ``S`` in the camera frame.
+        visibility: ``(192, 224)`` bool, texels of the face the camera sees.
+        texture: ``(..., 3)`` the photo unwrapped into UV through ``S`` (anti-aliased).
+        shape_code: ``(Ns,)`` the fitted shape code.
+        albedo_code: ``(Na,)`` the fitted albedo code.
+        fidelity: the fidelity it was fitted at.
+        error: l2,1 photometric error of ``I(S, A)`` on the encoder's crop.
+        encoder_error: the same before fitting.
+        timings_ms: wall time of each stage.
+    """
+
+    photo_size: tuple[int, int]
+    face_index: int
+    face_count: int
+    face_box: np.ndarray
+    detected_landmarks68: np.ndarray
+    landmarks68: np.ndarray
+    crop: CropTransform
+    camera: np.ndarray
+    lighting: np.ndarray
+    shape: np.ndarray
+    shape_proxy: np.ndarray
+    albedo: np.ndarray
+    albedo_proxy: np.ndarray
+    shading: np.ndarray
+    normals: np.ndarray
+    visibility: np.ndarray
+    texture: np.ndarray
+    shape_code: np.ndarray
+    albedo_code: np.ndarray
+    fidelity: float
+    error: float
+    encoder_error: float
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def photo_camera(self) -> Camera:
+        """:attr:`camera` as a batch-of-one :class:`~facecraft.core.camera.Camera`."""
+        return Camera.from_vector(torch.as_tensor(self.camera, dtype=torch.float32)[None])
+
+    def landmark_error(self) -> float:
+        """Mean distance, photo pixels, between the model's and the detector's 68 points."""
+        return float(np.linalg.norm(self.landmarks68 - self.detected_landmarks68, axis=1).mean())
+
+
+class Decomposer:
+    """Detector + trained model + renderer: photos in, decompositions out.
+
+    Args:
+        model: the trained model (put in eval mode; its weights stop requiring gradients).
+        template: the face template the model was trained with.
+        detector: a face detector; created on first use when None.
+    """
+
+    def __init__(
+        self, model: FaceModel, template: FaceTemplate, detector: FaceDetector | None = None
+    ) -> None:
+        self.model = model.eval().requires_grad_(False)
+        self.template = template
+        self.renderer = Renderer(template)
+        self.fitter = FaceFitter(self.model, self.renderer)
+        self._detector = detector
+
+    @classmethod
+    def load(cls, weights: str | Path | None = None, template: FaceTemplate | None = None) -> Decomposer:
+        """The shipped model (or ``weights``) with the shipped template.
+
+        Raises:
+            ResourceError: the weights or the template are missing or corrupt.
+        """
+        template = template or load_template()
+        path = resource_path(DEFAULT_WEIGHTS) if weights is None else Path(weights)
+        return cls(load_model(path, template).model, template)
+
+    @property
+    def detector(self) -> FaceDetector:
+        """The face detector (created on first use)."""
+        if self._detector is None:
+            self._detector = FaceDetector()
+        return self._detector
+
+    def close(self) -> None:
+        """Free the detector."""
+        if self._detector is not None:
+            self._detector.close()
+            self._detector = None
+
+    def __enter__(self) -> Decomposer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def detect(self, rgb: np.ndarray) -> list[DetectedFace]:
+        """Every face in ``(H, W, 3)`` uint8 ``rgb``, largest first.
+
+        Raises:
+            NoFaceFound: there is none.
+        """
+        faces = self.detector.detect(rgb)
+        if not faces:
+            raise NoFaceFound(
+                "no face was found in the photo; use one where a face is clearly visible, "
+                "roughly frontal and not too small"
+            )
+        return faces
+
+    def decompose(
+        self,
+        rgb: np.ndarray,
+        fidelity: float = 0.0,
+        face: int | DetectedFace = 0,
+        faces: list[DetectedFace] | None = None,
+        progress: ProgressCallback | None = None,
+        cancelled: CancelCheck | None = None,
+        seed: int = 0,
+    ) -> Decomposition:
+        """Decompose one face of a photo.
+
+        Args:
+            rgb: ``(H, W, 3)`` uint8 photo, upright.
+            fidelity: in ``[0, 1]``; see :meth:`facecraft.core.fitting.FitSchedule.from_fidelity`.
+            face: index into the detected faces (largest first), or a face already detected.
+            faces: the detections, when the caller already has them (saves detecting again).
+            progress: called after every fitting step.
+            cancelled: polled before every fitting step.
+            seed: makes the fit repeatable.
+
+        Raises:
+            NoFaceFound: no face, or no face of that index.
+            FitCancelled: ``cancelled`` returned True.
+            ValueError: ``fidelity`` outside ``[0, 1]`` or a malformed image.
+        """
+        schedule = FitSchedule.from_fidelity(fidelity)
+        timings: dict[str, float] = {}
+        clock = time.perf_counter()
+        if isinstance(face, DetectedFace):
+            chosen, index, count = face, 0, 1 if faces is None else len(faces)
+            if faces is not None:
+                index = next((i for i, other in enumerate(faces) if other is face), 0)
+        else:
+            if faces is None:
+                faces = self.detect(rgb)
+            if not 0 <= face < len(faces):
+                raise NoFaceFound(f"face {face + 1} was asked for, but the photo has {len(faces)}")
+            chosen, index, count = faces[face], face, len(faces)
+        clock = _lap(timings, "detection", clock)
+
+        crop = face_crop(chosen.landmarks68)
+        image = torch.from_numpy(crop_image(rgb, crop)).permute(2, 0, 1)[None].float().div_(255.0)
+        landmarks = torch.as_tensor(
+            chosen.landmarks68 * crop.scale + np.asarray(crop.offset), dtype=torch.float32
+        )[None]
+        clock = _lap(timings, "crop", clock)
+        with torch.no_grad():
+            start = self.model(image)
+        clock = _lap(timings, "encoder", clock)
+
+        result = self.fitter.fit(image, landmarks, start, schedule, progress, cancelled, seed)
+        timings.update({f"fit_{name}": ms for name, ms in result.stage_ms.items()})
+        clock = time.perf_counter()
+        decomposition = self._finish(rgb, chosen, index, count, crop, image, result, fidelity, timings)
+        _lap(timings, "maps", clock)
+        return decomposition
+
+    def _finish(
+        self,
+        rgb: np.ndarray,
+        chosen: DetectedFace,
+        index: int,
+        count: int,
+        crop: CropTransform,
+        image: Tensor,
+        result: FitResult,
+        fidelity: float,
+        timings: dict[str, float],
+    ) -> Decomposition:
+        state, face = result.state, result.face
+        with torch.no_grad():
+            render = self.renderer(
+                face.shape, face.albedo, state.camera, state.lighting, (image.shape[2], image.shape[3])
+            )
+            photo_camera = crop.camera_to_photo(state.camera)
+            landmarks = project(self.model.landmark_points(face.shape), photo_camera)[0, :, :2]
+            texels = project(face.shape.flatten(2).transpose(1, 2), photo_camera)[0, :, :2]
+
+        def hwc(value: Tensor) -> np.ndarray:
+            return np.ascontiguousarray(value[0].permute(1, 2, 0).numpy(), dtype=np.float32)
+
+        shape = hwc(face.shape)
+        points = texels.numpy().reshape(*shape.shape[:2], 2)
+        texture = sample_photo(rgb, points, _texel_footprint(points, self.template.mask))
+        return Decomposition(
+            photo_size=(int(rgb.shape[0]), int(rgb.shape[1])),
+            face_index=index,
+            face_count=count,
+            face_box=np.asarray(chosen.box, dtype=np.float64),
+            detected_landmarks68=np.asarray(chosen.landmarks68, dtype=np.float64),
+            landmarks68=landmarks.double().numpy(),
+            crop=crop,
+            camera=photo_camera.to_vector()[0].double().numpy(),
+            lighting=state.lighting[0].numpy().astype(np.float32),
+            shape=shape,
+            shape_proxy=hwc(face.shape_proxy),
+            albedo=hwc(face.albedo),
+            albedo_proxy=hwc(face.albedo_proxy),
+            shading=hwc(render.shading_uv),
+            normals=hwc(render.normals_uv),
+            visibility=render.visibility[0, 0].numpy() > 0.5,
+            texture=texture,
+            shape_code=state.shape_code[0].numpy().copy(),
+            albedo_code=state.albedo_code[0].numpy().copy(),
+            fidelity=float(fidelity),
+            error=result.error,
+            encoder_error=result.encoder_error,
+            timings_ms=timings,
+        )
+
+
+def _lap(timings: dict[str, float], name: str, since: float) -> float:
+    now = time.perf_counter()
+    timings[name] = (now - since) * 1000
+    return now
+
+
+def _texel_footprint(points: np.ndarray, mask: np.ndarray) -> float:
+    """Median photo-pixel distance between horizontally neighbouring face texels."""
+    steps = np.linalg.norm(points[:, 1:] - points[:, :-1], axis=-1)
+    inside = mask[:, 1:] & mask[:, :-1]
+    return float(np.median(steps[inside])) if inside.any() else 1.0
