@@ -108,7 +108,18 @@ def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> Loaded
             unsupported format, truncated or corrupt, or larger than ``max_pixels``.
     """
     path = Path(path)
-    data = _read_bytes(path)
+    return decode_image(_read_bytes(path), path, max_pixels)
+
+
+def decode_image(data: bytes, path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
+    """:func:`load_image` for bytes already read (e.g. from a session file); ``path`` names them.
+
+    Raises:
+        ImageLoadError: as :func:`load_image`.
+    """
+    path = Path(path)
+    if not data:
+        raise ImageLoadError(f"{path}: the file is empty")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from facecraft.core.decompose import Decomposer, Decomposition
 from facecraft.core.detection import FaceDetector
 from facecraft.core.image_io import load_image
 from facecraft.core.resources import resource_path
@@ -32,6 +33,19 @@ def detector() -> Iterator[FaceDetector]:
 @pytest.fixture(scope="session")
 def template() -> FaceTemplate:
     return load_template()
+
+
+@pytest.fixture(scope="session")
+def decomposer(detector: FaceDetector, template: FaceTemplate) -> Decomposer:
+    """The shipped model with the shared detector."""
+    loaded = Decomposer.load(template=template)
+    return Decomposer(loaded.model, template, detector)
+
+
+@pytest.fixture(scope="session")
+def astronaut_decomposition(decomposer: Decomposer, astronaut_rgb: np.ndarray) -> Decomposition:
+    """The astronaut decomposed at a low fidelity (alignment and some photometric fitting)."""
+    return decomposer.decompose(astronaut_rgb, fidelity=0.25)
 
 
 @pytest.fixture(scope="session")
