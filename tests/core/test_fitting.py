@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -21,8 +23,15 @@ def test_fidelity_zero_is_the_encoder_and_one_runs_everything():
     assert FitSchedule.from_fidelity(0.0).total == 0
     full = FitSchedule.from_fidelity(1.0)
     assert (full.landmark_steps, full.photometric_steps, full.detail_steps) == (
-        LANDMARK_STEPS, PHOTOMETRIC_STEPS, DETAIL_STEPS)
-    assert [stage for stage, _ in full.stages()] == [FitStage.LANDMARKS, FitStage.PHOTOMETRIC, FitStage.DETAIL]
+        LANDMARK_STEPS,
+        PHOTOMETRIC_STEPS,
+        DETAIL_STEPS,
+    )
+    assert [stage for stage, _ in full.stages()] == [
+        FitStage.LANDMARKS,
+        FitStage.PHOTOMETRIC,
+        FitStage.DETAIL,
+    ]
 
 
 def test_a_higher_fidelity_runs_every_step_of_a_lower_one():
@@ -51,7 +60,9 @@ def astronaut_fit_inputs(decomposer, detector, astronaut_rgb):
     face = detector.detect_one(astronaut_rgb)
     crop = face_crop(face.landmarks68)
     image = torch.from_numpy(crop_image(astronaut_rgb, crop)).permute(2, 0, 1)[None].float() / 255
-    landmarks = torch.as_tensor(face.landmarks68 * crop.scale + np.asarray(crop.offset), dtype=torch.float32)[None]
+    landmarks = torch.as_tensor(face.landmarks68 * crop.scale + np.asarray(crop.offset), dtype=torch.float32)[
+        None
+    ]
     with torch.no_grad():
         start = decomposer.model(image)
     return image, landmarks, start
@@ -64,8 +75,10 @@ def test_the_photometric_error_falls_monotonically_with_fidelity(decomposer, ast
     for fidelity in (0.0, 0.1, 0.35, 0.6, 0.7):
         result = decomposer.fitter.fit(image, landmarks, start, FitSchedule.from_fidelity(fidelity))
         errors.append(result.error)
-    assert errors[0] == pytest.approx(decomposer.fitter.fit(image, landmarks, start, FitSchedule()).encoder_error)
-    assert all(later <= earlier for earlier, later in zip(errors, errors[1:], strict=False)), errors
+    assert errors[0] == pytest.approx(
+        decomposer.fitter.fit(image, landmarks, start, FitSchedule()).encoder_error
+    )
+    assert all(later <= earlier for earlier, later in itertools.pairwise(errors)), errors
     assert errors[-1] < 0.8 * errors[0], errors  # the fit does real work, not just "no worse"
 
 
