@@ -1,8 +1,17 @@
 """The headless ``facecraft`` subcommands (no Qt).
 
-``facecraft detect PHOTO...`` finds faces and prints (or writes) their boxes and
-68 landmarks as JSON. Each photo is processed on its own: a bad one is reported
-and skipped, and the exit code is 1 when any failed.
+* ``facecraft detect PHOTO...`` finds faces and prints (or writes) their boxes and
+  68 landmarks as JSON.
+* ``facecraft decompose PHOTO... --out DIR`` writes, per photo, ``<stem>.json``
+  (landmarks, box, camera, lighting, timings), the UV maps as PNG, the
+  reconstruction rendered over the photo at full resolution with its face mask,
+  and the textured OBJ.
+* ``facecraft edit PHOTO --recipe R.json --out EDITED.png`` applies the stickers,
+  makeup and strokes of a recipe and writes the edited photo (optionally the
+  session and the edited mesh).
+
+Each photo is processed on its own: a bad one is reported and skipped, and the
+exit code is 1 when any failed.
 """
 
 from __future__ import annotations
@@ -13,10 +22,15 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from facecraft import __version__
 from facecraft.core.errors import FaceCraftError
+from facecraft.core.fitting import DEFAULT_FIDELITY
 from facecraft.core.resources import resource_path
+
+if TYPE_CHECKING:
+    from facecraft.core.decompose import Decomposer
 
 SAMPLE_PHOTO = "samples/astronaut.jpg"
 
@@ -36,12 +50,81 @@ def build_parser() -> argparse.ArgumentParser:
         description="Find every face in each photo; print its box and 68 iBUG landmarks "
         "(image pixels, origin at the centre of the top-left pixel) as JSON.",
     )
-    detect.add_argument("photos", nargs="*", type=Path, metavar="PHOTO",
-                        help="photos to read (default: the bundled sample photo)")
-    detect.add_argument("--out", type=Path, metavar="DIR",
-                        help="write <stem>.faces.json per photo here instead of printing")
+    detect.add_argument(
+        "photos",
+        nargs="*",
+        type=Path,
+        metavar="PHOTO",
+        help="photos to read (default: the bundled sample photo)",
+    )
+    detect.add_argument(
+        "--out", type=Path, metavar="DIR", help="write <stem>.faces.json per photo here instead of printing"
+    )
     detect.set_defaults(handler=run_detect)
+
+    decompose = commands.add_parser(
+        "decompose",
+        help="decompose photos into shape, albedo, lighting and pose",
+        description="Decompose the largest face of each photo (or every face) and write "
+        "<stem>.json, the UV maps (<stem>_uv_*.png), <stem>_render.png, <stem>_mask.png "
+        "and the textured mesh <stem>.obj (+ .mtl, _albedo.png) into DIR.",
+    )
+    decompose.add_argument(
+        "photos",
+        nargs="*",
+        type=Path,
+        metavar="PHOTO",
+        help="photos to read (default: the bundled sample photo)",
+    )
+    decompose.add_argument("--out", type=Path, metavar="DIR", required=True, help="folder to write into")
+    decompose.add_argument(
+        "--fidelity",
+        type=_fidelity,
+        default=None,
+        metavar="F",
+        help=f"fitting effort in [0, 1]: 0 = encoder only (default {DEFAULT_FIDELITY})",
+    )
+    decompose.add_argument(
+        "--all-faces", action="store_true", help='decompose every face; the JSON gets a "faces" list'
+    )
+    decompose.add_argument("--weights", type=Path, default=None, help=argparse.SUPPRESS)
+    decompose.set_defaults(handler=run_decompose)
+
+    edit = commands.add_parser(
+        "edit",
+        help="apply a JSON recipe of stickers, makeup and strokes to a photo",
+        description="Decompose the photo, apply the recipe's edits (see facecraft.core.recipe) and write "
+        "the edited photo at its original resolution.",
+    )
+    edit.add_argument("photo", type=Path, metavar="PHOTO")
+    edit.add_argument("--recipe", type=Path, required=True, metavar="JSON")
+    edit.add_argument("--out", type=Path, required=True, metavar="IMAGE", help="edited photo (.png, .jpg)")
+    edit.add_argument(
+        "--fidelity", type=_fidelity, default=None, metavar="F", help="overrides the recipe's fidelity"
+    )
+    edit.add_argument(
+        "--session",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="also save the editing session (.facecraft)",
+    )
+    edit.add_argument(
+        "--mesh", type=Path, default=None, metavar="OBJ", help="also export the edited textured mesh"
+    )
+    edit.add_argument("--weights", type=Path, default=None, help=argparse.SUPPRESS)
+    edit.set_defaults(handler=run_edit)
     return parser
+
+
+def _fidelity(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from exc
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value}")
+    return value
 
 
 def main(argv: Sequence[str]) -> int:
@@ -88,8 +171,9 @@ def run_detect(args: argparse.Namespace) -> int:
                 "faces": [
                     {
                         "box": [round(float(v), 2) for v in face.box],
-                        "landmarks68": [[round(float(x), 2), round(float(y), 2)]
-                                        for x, y in face.landmarks68],
+                        "landmarks68": [
+                            [round(float(x), 2), round(float(y), 2)] for x, y in face.landmarks68
+                        ],
                     }
                     for face in faces
                 ],
@@ -103,6 +187,113 @@ def run_detect(args: argparse.Namespace) -> int:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    from facecraft.core.atomic import write_bytes_atomically
+
+    write_bytes_atomically(path, text.encode())
+
+
+def run_decompose(args: argparse.Namespace) -> int:
+    """``facecraft decompose``: the outputs of every photo; bad photos reported and skipped."""
+    from tqdm import tqdm
+
+    from facecraft.core.decompose import Decomposer
+
+    photos = args.photos or [resource_path(SAMPLE_PHOTO)]
+    fidelity = DEFAULT_FIDELITY if args.fidelity is None else args.fidelity
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+        decomposer = Decomposer.load(args.weights)
+    except FaceCraftError as exc:
+        print(f"facecraft: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(
+            f"facecraft: {args.out}: cannot create the output folder ({exc.strerror or exc})", file=sys.stderr
+        )
+        return 1
+    failures = 0
+    with (
+        decomposer,
+        tqdm(photos, desc="decompose", unit="photo", disable=len(photos) < 2, file=sys.stderr) as bar,
+    ):
+        for photo in bar:
+            try:
+                _decompose_one(decomposer, Path(photo), args.out, fidelity, args.all_faces)
+            except FaceCraftError as exc:
+                failures += 1
+                tqdm.write(f"facecraft: {exc}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _decompose_one(decomposer: Decomposer, photo: Path, out: Path, fidelity: float, all_faces: bool) -> None:
+    from facecraft.core.editor import FaceEditor
+    from facecraft.core.export import write_image
+    from facecraft.core.image_io import load_image
+    from facecraft.core.outputs import export_mesh, face_record, to_uint8, uv_map_images
+
+    image = load_image(photo)
+    start = time.perf_counter()
+    faces = decomposer.detect(image.rgb)
+    detection_ms = (time.perf_counter() - start) * 1000
+    chosen = range(len(faces)) if all_faces else range(1)
+    decompositions = [decomposer.decompose(image.rgb, fidelity, face=i, faces=faces) for i in chosen]
+    main = decompositions[0]
+    main.timings_ms["detection"] = detection_ms
+    start = time.perf_counter()
+    editor = FaceEditor(image.original, main, decomposer.template)
+    render, mask = editor.reconstruction()
+    main.timings_ms["render_full_resolution"] = (time.perf_counter() - start) * 1000
+    record = {
+        "photo": str(photo),
+        "width": image.width,
+        "height": image.height,
+        "face_count": len(faces),
+        **face_record(main),
+    }
+    if all_faces:
+        record["faces"] = [face_record(d) for d in decompositions]
+    stem = out / photo.stem
+    for name, picture in uv_map_images(main, decomposer.template).items():
+        write_image(f"{stem}_uv_{name}.png", picture)
+    write_image(f"{stem}_render.png", render)
+    write_image(f"{stem}_mask.png", mask)
+    export_mesh(f"{stem}.obj", main.shape, to_uint8(editor.base_albedo()), decomposer.template)
+    _write_atomically(Path(f"{stem}.json"), json.dumps(record, indent=1) + "\n")
+
+
+def run_edit(args: argparse.Namespace) -> int:
+    """``facecraft edit``: decompose, apply the recipe, write the edited photo."""
+    from facecraft.core.decompose import Decomposer
+    from facecraft.core.editor import FaceEditor
+    from facecraft.core.export import write_image
+    from facecraft.core.image_io import load_image
+    from facecraft.core.outputs import export_mesh, to_uint8
+    from facecraft.core.recipe import apply_recipe, load_recipe
+    from facecraft.core.session import save_session
+
+    try:
+        recipe = load_recipe(args.recipe)
+        image = load_image(args.photo)
+        fidelity = args.fidelity if args.fidelity is not None else recipe.fidelity
+        fidelity = DEFAULT_FIDELITY if fidelity is None else fidelity
+        with Decomposer.load(args.weights) as decomposer:
+            decomposition = decomposer.decompose(image.rgb, fidelity, face=recipe.face)
+        editor = FaceEditor(image.original, decomposition, decomposer.template)
+        apply_recipe(editor, recipe)
+        write_image(args.out, editor.edited_photo)
+        if args.mesh is not None:
+            export_mesh(args.mesh, decomposition.shape, to_uint8(editor.edited_albedo()), decomposer.template)
+        if args.session is not None:
+            save_session(
+                args.session,
+                args.photo.read_bytes(),
+                args.photo.name,
+                decomposition,
+                editor.document.layers,
+                editor.canvas_size,
+                editor.lighting if editor.compositor.relit else None,
+            )
+    except FaceCraftError as exc:
+        print(f"facecraft: {exc}", file=sys.stderr)
+        return 1
+    return 0

@@ -124,8 +124,14 @@ def decode_image(data: bytes, path: str | Path, max_pixels: int = DEFAULT_MAX_PI
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning,
-            OSError, SyntaxError, ValueError) as exc:
+    except (
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+        Image.DecompressionBombWarning,
+        OSError,
+        SyntaxError,
+        ValueError,
+    ) as exc:
         if isinstance(exc, Image.DecompressionBombError | Image.DecompressionBombWarning):
             raise ImageLoadError(f"{path}: the image is too large to open safely ({exc})") from exc
         reason = "unknown or damaged file format" if isinstance(exc, UnidentifiedImageError) else _reason(exc)
@@ -229,8 +235,19 @@ def _is_high_bit_depth(image: Image.Image, data: bytes) -> bool:
 
 def _decode_with_pillow(image: Image.Image) -> np.ndarray:
     image.load()  # raises OSError on truncated data
-    mode_map = {"L": "L", "LA": "LA", "RGB": "RGB", "RGBA": "RGBA", "1": "L", "P": None,
-                "CMYK": "RGB", "YCbCr": "RGB", "I;16": "L", "F": "L", "PA": "RGBA"}
+    mode_map = {
+        "L": "L",
+        "LA": "LA",
+        "RGB": "RGB",
+        "RGBA": "RGBA",
+        "1": "L",
+        "P": None,
+        "CMYK": "RGB",
+        "YCbCr": "RGB",
+        "I;16": "L",
+        "F": "L",
+        "PA": "RGBA",
+    }
     target = mode_map.get(image.mode, "RGB")
     if target is None:  # palette: keep transparency if the palette has any
         target = "RGBA" if "transparency" in image.info else "RGB"

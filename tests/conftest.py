@@ -56,8 +56,11 @@ def data_dir() -> Path:
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--save-golden", action="store_true",
-                     help="overwrite the golden images in tests/golden with this run's renders")
+    parser.addoption(
+        "--save-golden",
+        action="store_true",
+        help="overwrite the golden images in tests/golden with this run's renders",
+    )
 
 
 @pytest.fixture(scope="session")

@@ -38,7 +38,7 @@ def test_unwrapped_texture_matches_the_photo_where_visible(astronaut_decompositi
     seen = d.texture[d.visibility]
     assert seen.std() > 0.05  # a real image, not a constant
     x, y = np.round(d.landmarks68[30]).astype(int)
-    photo_colour = astronaut_rgb[y - 1:y + 2, x - 1:x + 2].reshape(-1, 3).mean(0) / 255
+    photo_colour = astronaut_rgb[y - 1 : y + 2, x - 1 : x + 2].reshape(-1, 3).mean(0) / 255
     assert np.abs(seen.mean(0) - photo_colour).max() < 0.35  # skin-ish, same ballpark
 
 

@@ -1,0 +1,165 @@
+"""One photo being edited: its decomposition, the layer document and the edited photo, kept in step.
+
+:class:`FaceEditor` ties together what the GUI, the CLI and sessions share:
+
+* the :class:`~facecraft.core.decompose.Decomposition` of the face,
+* the :class:`~facecraft.core.editing.document.EditDocument` (layers + undo),
+* the :class:`~facecraft.core.composite.PhotoCompositor` that re-renders the
+  edits into the photo at its original resolution,
+* the detailed albedo the edits are painted over (built on first use).
+
+Every document operation returns a canvas rectangle; :meth:`FaceEditor.refresh`
+pushes it to the edited photo and returns the photo rectangle that changed.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from facecraft.core.composite import PhotoCompositor, SurfaceMap, build_surface_map
+from facecraft.core.decompose import Decomposition
+from facecraft.core.editing.albedo import CANVAS_SCALE, canvas_size, detailed_albedo, upsample
+from facecraft.core.editing.document import EditDocument
+from facecraft.core.editing.layers import apply_to_albedo
+from facecraft.core.editing.paint import Rect
+from facecraft.core.image_io import to_rgb8
+from facecraft.core.template import FaceTemplate
+
+
+class FaceEditor:
+    """Edits of one face of one photo.
+
+    Args:
+        photo: ``(H, W, C)`` the photo's original pixels (uint8/uint16, 1-4 channels, upright).
+        decomposition: the face's decomposition (of this photo).
+        template: the template it was decomposed with.
+        scale: canvas texels per model texel.
+        document: an existing document (a loaded session); a new empty one when None.
+    """
+
+    def __init__(
+        self,
+        photo: np.ndarray,
+        decomposition: Decomposition,
+        template: FaceTemplate,
+        scale: int = CANVAS_SCALE,
+        document: EditDocument | None = None,
+    ) -> None:
+        if photo.shape[:2] != decomposition.photo_size:
+            raise ValueError(
+                f"the photo is {photo.shape[1]}x{photo.shape[0]} but the decomposition was made "
+                f"for {decomposition.photo_size[1]}x{decomposition.photo_size[0]}"
+            )
+        self.photo = photo
+        self.decomposition = decomposition
+        self.template = template
+        size = canvas_size(scale) if document is None else document.canvas_size
+        self.document = document or EditDocument(size, template)
+        self.surface: SurfaceMap = build_surface_map(decomposition, template, size)
+        self.compositor = PhotoCompositor(photo, self.surface)
+        self._lighting: np.ndarray | None = None
+        self._albedo: np.ndarray | None = None
+        self.refresh(None)
+
+    @property
+    def canvas_size(self) -> tuple[int, int]:
+        """``(H, W)`` of the UV canvas."""
+        return self.document.canvas_size
+
+    @property
+    def edited_photo(self) -> np.ndarray:
+        """``(H, W, C)`` the photo with every visible edit (and any relighting) rendered in."""
+        return self.compositor.result
+
+    def refresh(self, rect: Rect | None) -> Rect:
+        """Re-render the edits inside canvas ``rect`` (everything when None) into the photo.
+
+        Returns:
+            The photo rectangle that was recomputed.
+        """
+        document = self.document
+        if rect is None:
+            document.full_rect()
+        return self.compositor.update(document.multiplier, document.addend, rect)
+
+    def relight(self, lighting: np.ndarray | None) -> Rect:
+        """Render the face under ``(3, 9)`` SH lighting, or under the photo's own with None."""
+        if lighting is not None:
+            lighting = np.asarray(lighting, dtype=np.float32)
+            if lighting.shape != (3, 9) or not np.isfinite(lighting).all():
+                raise ValueError(f"lighting must be finite (3, 9), got {lighting.shape}")
+        self._lighting = lighting
+        self.compositor.set_lighting(lighting, self.decomposition.lighting)
+        return self.refresh(None)
+
+    @property
+    def lighting(self) -> np.ndarray:
+        """The lighting the face is rendered under (the fitted one unless relit)."""
+        return self.decomposition.lighting if self._lighting is None else self._lighting
+
+    def base_albedo(self) -> np.ndarray:
+        """``(H, W, 3)`` float32 detailed albedo at canvas resolution, before edits."""
+        if self._albedo is None:
+            rgb = to_rgb8(self.photo if self.photo.ndim == 3 else self.photo[..., None])
+            self._albedo = detailed_albedo(rgb, self.decomposition, self.template, self.canvas_size)
+        return self._albedo
+
+    def edited_albedo(self, rect: Rect | None = None) -> np.ndarray:
+        """The detailed albedo with the edits, ``(H, W, 3)`` float32 (or the part inside ``rect``)."""
+        document = self.document
+        albedo = self.base_albedo()
+        if rect is None:
+            return apply_to_albedo(albedo, document.multiplier, document.addend)
+        rows, cols = rect.clip(*self.canvas_size).slices()
+        return apply_to_albedo(
+            albedo[rows, cols], document.multiplier[rows, cols], document.addend[rows, cols]
+        )
+
+    def shape_canvas(self) -> np.ndarray:
+        """``(H, W, 3)`` the fitted shape upsampled to canvas resolution."""
+        return upsample(self.decomposition.shape, self.canvas_size)
+
+    def photo_to_canvas(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Map photo pixels to canvas ``(col, row)`` through the fitted geometry.
+
+        Args:
+            points: ``(N, 2)`` ``(x, y)`` photo pixels.
+
+        Returns:
+            ``(N, 2)`` canvas points and ``(N,)`` bool, False where the point is off the face.
+        """
+        points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        out = np.zeros_like(points)
+        valid = np.zeros(len(points), bool)
+        for i, (x, y) in enumerate(points):
+            hit = self.surface.canvas_point(float(x), float(y))
+            if hit is not None:
+                out[i], valid[i] = hit, True
+        return out, valid
+
+    def canvas_radius(self, photo_radius: float) -> float:
+        """A brush radius in photo pixels, in canvas texels (at the face's median scale)."""
+        return max(0.5, float(photo_radius) * self.surface.canvas_texels_per_pixel())
+
+    def reconstruction(self) -> tuple[np.ndarray, np.ndarray]:
+        """The model's render ``I(S, A)`` over the photo at full resolution, and the face mask.
+
+        Returns:
+            ``(H, W, 3)`` uint8 RGB and ``(H, W)`` uint8 mask (255 on the face).
+        """
+        surface = self.surface
+        rgb = to_rgb8(self.photo if self.photo.ndim == 3 else self.photo[..., None]).copy()
+        mask = np.zeros(rgb.shape[:2], np.uint8)
+        if surface.region.empty:
+            return rgb, mask
+        rows, cols = surface.region.slices()
+        albedo = self.decomposition.albedo
+        map_x = (surface.uv[..., 0] * albedo.shape[1] - 0.5).astype(np.float32)
+        map_y = (surface.uv[..., 1] * albedo.shape[0] - 0.5).astype(np.float32)
+        colour = cv2.remap(albedo, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        render = np.clip(colour * surface.shading * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        covered = surface.covered
+        rgb[rows, cols] = np.where(covered[..., None], render, rgb[rows, cols])
+        mask[rows, cols] = covered.astype(np.uint8) * 255
+        return rgb, mask
