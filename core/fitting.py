@@ -324,12 +324,13 @@ class FaceFitter:
         """
         torch.manual_seed(seed)
         state = initial_state(start)
+        encoder_face = start.face  # the start state's face: no need to decode it again
         with torch.no_grad():
-            face = decode_state(self.model, state)
             encoder_error = float(
-                photometric_error(self.renderer, face, state.camera, state.lighting, image)[0]
+                photometric_error(self.renderer, encoder_face, state.camera, state.lighting, image)[0]
             )
         best = _Best(encoder_error, state)
+        state_at_start = state
         stage_ms: dict[str, float] = {}
         done = 0
         for stage, steps in schedule.stages():
@@ -367,8 +368,11 @@ class FaceFitter:
                 error = float(photometric_error(self.renderer, face, state.camera, state.lighting, image)[0])
             best.offer(error, parameters)
             stage_ms[stage.value] = (time.perf_counter() - began) * 1000
-        with torch.no_grad():
-            best_face = decode_state(self.model, best.state)
+        if best.state is state_at_start:
+            best_face = encoder_face
+        else:
+            with torch.no_grad():
+                best_face = decode_state(self.model, best.state)
         best_error, best_state = best.error, best.state
         return FitResult(best_state, best_face, best_error, encoder_error, schedule, stage_ms)
 

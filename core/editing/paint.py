@@ -275,7 +275,8 @@ class BrushStroke:
 
     def _dab_centres(self, points: np.ndarray) -> list[np.ndarray]:
         centres: list[np.ndarray] = []
-        for point in points:
+        for row in points:
+            point = row.copy()  # the caller may reuse its array for the next call
             if self._last is None:
                 centres.append(point)
                 self._last, self._since_dab = point, 0.0

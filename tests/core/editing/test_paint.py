@@ -304,3 +304,14 @@ def test_load_sticker_refuses_what_is_not_a_usable_image(tmp_path: Path):
     Image.new("L", (MAX_STICKER_SIDE + 1, 2)).save(huge)
     with pytest.raises(ImageLoadError, match=r"huge\.png.*4097x2"):
         load_sticker(huge)
+
+
+def test_a_caller_reusing_its_point_array_still_paints_a_line():
+    layer = np.zeros((64, 96, 4), np.uint8)
+    stroke = BrushStroke(layer, (1.0, 0.0, 0.0), 3.0, 1.0)
+    position = np.array([[10.0, 32.0]])
+    stroke.add_points(position)
+    for _ in range(7):
+        position[0, 0] += 10.0  # the same array, moved: as a mouse handler might do
+        assert not stroke.add_points(position).empty
+    assert layer[32, 10:80, 3].min() == 255
