@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="decompose photos into shape, albedo, lighting and pose",
         description="Decompose the largest face of each photo (or every face) and write "
         "<stem>.json, the UV maps (<stem>_uv_*.png), <stem>_render.png, <stem>_mask.png "
-        "and the textured mesh <stem>.obj (+ .mtl, _albedo.png) into DIR.",
+        "the shape as <stem>.ply and the textured mesh <stem>.obj (+ .mtl, _albedo.png) into DIR.",
     )
     decompose.add_argument(
         "photos",
@@ -229,7 +229,7 @@ def _decompose_one(decomposer: Decomposer, photo: Path, out: Path, fidelity: flo
     from facecraft.core.editor import FaceEditor
     from facecraft.core.export import write_image
     from facecraft.core.image_io import load_image
-    from facecraft.core.outputs import export_mesh, face_record, to_uint8, uv_map_images
+    from facecraft.core.outputs import export_mesh, export_ply, face_record, to_uint8, uv_map_images
 
     image = load_image(photo)
     start = time.perf_counter()
@@ -253,12 +253,24 @@ def _decompose_one(decomposer: Decomposer, photo: Path, out: Path, fidelity: flo
     if all_faces:
         record["faces"] = [face_record(d) for d in decompositions]
     stem = out / photo.stem
-    for name, picture in uv_map_images(main, decomposer.template).items():
-        write_image(f"{stem}_uv_{name}.png", picture)
-    write_image(f"{stem}_render.png", render)
-    write_image(f"{stem}_mask.png", mask)
-    export_mesh(f"{stem}.obj", main.shape, to_uint8(editor.base_albedo()), decomposer.template)
-    _write_atomically(Path(f"{stem}.json"), json.dumps(record, indent=1) + "\n")
+    written: list[Path] = []
+    try:  # all of a photo's outputs, or none of them
+        for name, picture in uv_map_images(main, decomposer.template).items():
+            written.append(Path(f"{stem}_uv_{name}.png"))
+            write_image(written[-1], picture)
+        for path, picture in ((Path(f"{stem}_render.png"), render), (Path(f"{stem}_mask.png"), mask)):
+            written.append(path)
+            write_image(path, picture)
+        written.append(Path(f"{stem}.ply"))
+        export_ply(written[-1], main.shape, main.albedo, decomposer.template)
+        mesh = export_mesh(f"{stem}.obj", main.shape, to_uint8(editor.base_albedo()), decomposer.template)
+        written.extend([mesh.obj, mesh.mtl, mesh.texture])
+        written.append(Path(f"{stem}.json"))
+        _write_atomically(written[-1], json.dumps(record, indent=1) + "\n")
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
 
 
 def run_edit(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ import numpy as np
 
 from facecraft.core.camera import CAMERA_PARAMS
 from facecraft.core.decompose import Decomposition
-from facecraft.core.export import MeshFiles, mesh_normals, outward_winding, write_textured_obj
+from facecraft.core.export import MeshFiles, mesh_normals, outward_winding, write_ply, write_textured_obj
 from facecraft.core.template import FaceTemplate
 
 UV_MAPS = ("albedo", "albedo_proxy", "shading", "texture", "shape", "normals", "visibility")
@@ -91,3 +91,20 @@ def export_mesh(
     return write_textured_obj(
         path, vertices, triangles, template.vertex_uv, texture, normals=mesh_normals(vertices, triangles)
     )
+
+
+def export_ply(path: str | Path, shape_uv: np.ndarray, albedo_uv: np.ndarray, template: FaceTemplate) -> None:
+    """Write the face's shape as a binary PLY with per-vertex albedo colours.
+
+    Args:
+        path: the ``.ply`` file.
+        shape_uv: ``(192, 224, 3)`` the fitted shape.
+        albedo_uv: ``(192, 224, 3)`` albedo in ``[0, 1]`` (the model's ``A``).
+        template: gives the mesh.
+
+    Raises:
+        ExportError: the file cannot be written.
+    """
+    vertices = mesh_vertices(shape_uv, template)
+    colours = to_uint8(mesh_vertices(albedo_uv, template))
+    write_ply(path, vertices, outward_winding(vertices, template.triangles), colours)

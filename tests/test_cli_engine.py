@@ -44,7 +44,37 @@ def test_decompose_writes_every_output(tmp_path: Path):
     assert mesh.visual.material.image.size == Image.open(tmp_path / "astronaut_albedo.png").size
     assert min(mesh.visual.material.image.size) >= 1024
     assert (mesh.face_normals[:, 2] > 0).mean() > 0.9  # faces point out, towards the viewer
+    ply = trimesh.load(tmp_path / "astronaut.ply", process=False)
+    assert len(ply.vertices) == len(mesh.vertices) and ply.visual.vertex_colors.shape[1] == 4
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporaries
+
+
+def test_a_failed_export_leaves_none_of_that_photos_files(tmp_path: Path, monkeypatch, capsys):
+    from facecraft.core.errors import ExportError
+
+    def fail(*args, **kwargs):
+        raise ExportError("astronaut.obj: the disk is full")
+
+    monkeypatch.setattr("facecraft.core.outputs.write_textured_obj", fail)
+    assert main(["decompose", str(ASTRONAUT), "--out", str(tmp_path), "--fidelity", "0"]) == 1
+    assert "the disk is full" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_edit_respects_exif_orientation(tmp_path: Path):
+    photo = Image.open(ASTRONAUT)
+    rotated = photo.rotate(90, expand=True)  # stored turned a quarter anticlockwise ...
+    exif = Image.Exif()
+    exif[0x0112] = 6  # ... with the tag "turn a quarter clockwise to display"
+    sideways = tmp_path / "sideways.jpg"
+    rotated.save(sideways, exif=exif, quality=98)
+    (tmp_path / "recipe.json").write_text('{"fidelity": 0, "edits": []}')
+    out = tmp_path / "edited.jpg"
+    assert main(["edit", str(sideways), "--recipe", str(tmp_path / "recipe.json"), "--out", str(out)]) == 0
+    edited = Image.open(out)
+    assert edited.size == photo.size and edited.getexif().get(0x0112, 1) == 1
+    difference = np.abs(np.asarray(edited, dtype=int) - np.asarray(photo, dtype=int)).mean()
+    assert difference < 4  # upright, the same picture (two JPEG generations apart)
 
 
 def test_decompose_all_faces_lists_each_one(tmp_path: Path, astronaut_rgb):
