@@ -1,0 +1,222 @@
+"""Decomposition and fitting off the GUI thread: the newest request wins, stale ones are cancelled.
+
+:class:`DecompositionRunner` owns one background thread and the engine's
+:class:`~facecraft.core.decompose.Decomposer` (loaded there, on first use, so a
+slow or failing model load never freezes the window). A request is a frozen
+:class:`DecomposeRequest`; posting a new one cancels the one running. Progress,
+previews and results come back as Qt signals, delivered on the GUI thread.
+:meth:`DecompositionRunner.run_now` is the synchronous path for tests and the CLI.
+"""
+
+from __future__ import annotations
+
+import itertools
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PySide6.QtCore import QObject, Signal
+
+from facecraft.core.decompose import Decomposer, Decomposition
+from facecraft.core.detection import DetectedFace
+from facecraft.core.errors import FaceCraftError
+from facecraft.core.fitting import FitCancelled, FitProgress, decode_state
+
+PREVIEW_INTERVAL_S = 0.4
+"""Least time between two live previews of a running fit."""
+
+
+@dataclass(frozen=True)
+class DecomposeRequest:
+    """One decomposition to run.
+
+    Attributes:
+        rgb: ``(H, W, 3)`` uint8 photo.
+        fidelity: ``[0, 1]``.
+        face: which detected face (0 = largest).
+        faces: the detections when already known (skips detecting again).
+        tag: the caller's label, returned with every signal (e.g. the photo's path).
+    """
+
+    rgb: np.ndarray
+    fidelity: float
+    face: int = 0
+    faces: tuple[DetectedFace, ...] | None = None
+    tag: object = None
+
+
+@dataclass(frozen=True)
+class FitPreview:
+    """A live look at a running fit: the current shape and albedo, ``(192, 224, 3)`` float32."""
+
+    shape: np.ndarray
+    albedo: np.ndarray
+    lighting: np.ndarray
+
+
+class DecompositionRunner(QObject):
+    """Runs requests one at a time in a background thread.
+
+    Signals (each carries the request id first):
+        started(int, float): fidelity.
+        progress(int, object): a :class:`~facecraft.core.fitting.FitProgress`.
+        preview(int, object): a :class:`FitPreview` (at most every ``PREVIEW_INTERVAL_S``).
+        finished(int, object): the :class:`~facecraft.core.decompose.Decomposition`.
+        failed(int, str): a message for the user.
+        cancelled(int): the request was superseded or cancelled.
+
+    Args:
+        load_decomposer: builds the engine (called once, in the worker thread).
+    """
+
+    started = Signal(int, float)
+    progress = Signal(int, object)
+    preview = Signal(int, object)
+    finished = Signal(int, object)
+    failed = Signal(int, str)
+    cancelled = Signal(int)
+
+    def __init__(
+        self, load_decomposer: Callable[[], Decomposer] = Decomposer.load, parent: QObject | None = None
+    ) -> None:
+        super().__init__(parent)
+        self._load = load_decomposer
+        self._decomposer: Decomposer | None = None
+        self._queue: queue.Queue[tuple[int, DecomposeRequest, threading.Event] | None] = queue.Queue()
+        self._ids = itertools.count(1)
+        self._current: threading.Event | None = None
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._busy = threading.Event()
+
+    # -- public -----------------------------------------------------------------------------------
+
+    def submit(self, request: DecomposeRequest) -> int:
+        """Queue a request, cancelling the running and queued ones; returns its id."""
+        request_id = next(self._ids)
+        flag = threading.Event()
+        with self._lock:
+            if self._current is not None:
+                self._current.set()
+            self._drain()
+            self._current = flag
+            self._queue.put((request_id, request, flag))
+        self._ensure_thread()
+        return request_id
+
+    def cancel(self) -> None:
+        """Cancel whatever is running or queued."""
+        with self._lock:
+            if self._current is not None:
+                self._current.set()
+            self._drain()
+
+    @property
+    def busy(self) -> bool:
+        """Whether a request is being worked on."""
+        return self._busy.is_set()
+
+    def run_now(self, request: DecomposeRequest) -> Decomposition:
+        """Decompose synchronously on the calling thread (tests, scripts)."""
+        return self._decompose(0, request, threading.Event(), emit=False)
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Cancel everything and stop the thread (waits for it)."""
+        self.cancel()
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            self._queue.put(None)
+            thread.join(timeout)
+        self._thread = None
+        if self._decomposer is not None:
+            self._decomposer.close()
+            self._decomposer = None
+
+    # -- worker -----------------------------------------------------------------------------------
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is not None:
+                self.cancelled.emit(item[0])
+
+    def _ensure_thread(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._loop, name="facecraft-decompose", daemon=True)
+            self._thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            request_id, request, flag = item
+            if flag.is_set():
+                self.cancelled.emit(request_id)
+                continue
+            self._busy.set()
+            try:
+                decomposition = self._decompose(request_id, request, flag, emit=True)
+            except FitCancelled:
+                self.cancelled.emit(request_id)
+            except FaceCraftError as exc:
+                self.failed.emit(request_id, str(exc))
+            except Exception as exc:  # a bug must not kill the worker silently: report it
+                self.failed.emit(
+                    request_id, f"decomposition failed unexpectedly: {type(exc).__name__}: {exc}"
+                )
+            else:
+                if flag.is_set():
+                    self.cancelled.emit(request_id)
+                else:
+                    self.finished.emit(request_id, decomposition)
+            finally:
+                self._busy.clear()
+
+    def _engine(self) -> Decomposer:
+        if self._decomposer is None:
+            self._decomposer = self._load()
+        return self._decomposer
+
+    def _decompose(
+        self, request_id: int, request: DecomposeRequest, flag: threading.Event, emit: bool
+    ) -> Decomposition:
+        engine = self._engine()
+        if emit:
+            self.started.emit(request_id, request.fidelity)
+        last_preview = [time.monotonic()]
+
+        def on_progress(report: FitProgress) -> None:
+            if not emit:
+                return
+            self.progress.emit(request_id, report)
+            now = time.monotonic()
+            if now - last_preview[0] >= PREVIEW_INTERVAL_S or report.step == report.total:
+                last_preview[0] = now
+                with torch.no_grad():
+                    face = decode_state(engine.model, report.state)
+                self.preview.emit(
+                    request_id,
+                    FitPreview(
+                        face.shape[0].permute(1, 2, 0).numpy().copy(),
+                        face.albedo[0].permute(1, 2, 0).numpy().copy(),
+                        report.state.lighting[0].numpy().copy(),
+                    ),
+                )
+
+        faces = list(request.faces) if request.faces is not None else None
+        return engine.decompose(
+            request.rgb,
+            request.fidelity,
+            face=request.face,
+            faces=faces,
+            progress=on_progress,
+            cancelled=flag.is_set,
+        )
