@@ -155,10 +155,23 @@ class EditorState(QObject):
         """Show a new decomposition of the current photo; the edits (in UV) carry over."""
         if self.photo is None:
             raise RuntimeError("open a photo first")
+        self.set_editor(FaceEditor(self.photo.original, decomposition, self.template), document)
+
+    def set_editor(self, editor: FaceEditor, document: EditDocument | None = None) -> None:
+        """Show an editor prepared elsewhere (e.g. in the worker thread) for the current photo.
+
+        The current edits (or ``document``) carry over to it.
+        """
+        if self.photo is None or editor.photo is not self.photo.original:
+            raise RuntimeError("the editor is for another photo")
         if document is None and self.editor is not None:
             document = self.editor.document
-        self.decomposition = decomposition
-        self.editor = FaceEditor(self.photo.original, decomposition, self.template, document=document)
+        if document is not None:
+            editor.adopt(document)
+        if self._stroke is not None:
+            self.end_stroke()
+        self.decomposition = editor.decomposition
+        self.editor = editor
         if self._active is not None and self._active not in self.editor.document.layers:
             self._active = None
         self.decomposition_changed.emit()

@@ -18,6 +18,7 @@ from PySide6.QtOpenGLWidgets import QOpenGLWidget
 from PySide6.QtWidgets import QWidget
 
 from facecraft.core.render.gl import DisplayMode, GLCamera, GLFaceRenderer
+from facecraft.core.render.pick import pick_uv
 from facecraft.core.render.shading import ambient_light, directional_light
 from facecraft.core.template import FaceTemplate
 
@@ -71,11 +72,21 @@ def viewer_lighting() -> np.ndarray:
 class FaceViewer3D(QOpenGLWidget):
     """Interactive 3D view of a face.
 
+    In painting mode the left button paints instead of orbiting: the surface point
+    under the cursor is picked and reported in UV (right-drag still pans, the wheel
+    still zooms).
+
     Signals:
         view_changed: emitted with the new :class:`OrbitView` after any orbit, pan or zoom.
+        stroke_started(float, float): painting began at ``(u, v)`` (only on the face).
+        stroke_moved(float, float): the cursor moved to ``(u, v)`` on the face.
+        stroke_finished(): the button was released.
     """
 
     view_changed = Signal(object)
+    stroke_started = Signal(float, float)
+    stroke_moved = Signal(float, float)
+    stroke_finished = Signal()
 
     def __init__(self, template: FaceTemplate, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -98,6 +109,8 @@ class FaceViewer3D(QOpenGLWidget):
         self._background = QColor(38, 40, 44)
         self._ctx: moderngl.Context | None = None
         self._renderer: GLFaceRenderer | None = None
+        self._painting = False
+        self._stroking = False
         self._dirty_shape = self._dirty_albedo = True
         self._drag_start: QPointF | None = None
         self._drag_button = Qt.MouseButton.NoButton
@@ -180,11 +193,47 @@ class FaceViewer3D(QOpenGLWidget):
 
     # -- input ------------------------------------------------------------------------------
 
+    def set_painting(self, painting: bool) -> None:
+        """Left drags paint (True) or orbit (False)."""
+        self._painting = bool(painting)
+        self.setCursor(Qt.CursorShape.CrossCursor if painting else Qt.CursorShape.ArrowCursor)
+
+    def pick(self, x: float, y: float) -> tuple[float, float] | None:
+        """The ``(u, v)`` of the face under widget position ``(x, y)`` (logical pixels), or None."""
+        ratio = self.devicePixelRatioF()
+        width, height = max(1, round(self.width() * ratio)), max(1, round(self.height() * ratio))
+        camera = self._view.camera(width, height, self._face_height, ratio)
+        texels = self._template.vertex_texels
+        vertices = self._shape[texels[:, 0], texels[:, 1]].astype(np.float64)
+        rotated = vertices @ camera.rotation().T
+        screen = np.stack(
+            [
+                camera.scale * rotated[:, 0] + camera.translation[0],
+                -camera.scale * rotated[:, 1] + camera.translation[1],
+                camera.scale * rotated[:, 2],
+            ],
+            axis=1,
+        )
+        return pick_uv(screen, self._template.triangles, self._template.vertex_uv, (x * ratio, y * ratio))
+
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        if self._painting and event.button() == Qt.MouseButton.LeftButton:
+            self._stroking = True
+            hit = self.pick(event.position().x(), event.position().y())
+            if hit is not None:
+                self.stroke_started.emit(*hit)
+            else:
+                self.stroke_started.emit(float("nan"), float("nan"))
+            return
         self._drag_start = event.position()
         self._drag_button = event.button()
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        if self._stroking:
+            hit = self.pick(event.position().x(), event.position().y())
+            if hit is not None:
+                self.stroke_moved.emit(*hit)
+            return
         if self._drag_start is None:
             return
         delta = event.position() - self._drag_start
@@ -195,6 +244,10 @@ class FaceViewer3D(QOpenGLWidget):
             self.set_view(self._view.panned(delta.x(), delta.y()))
 
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        if self._stroking and event.button() == Qt.MouseButton.LeftButton:
+            self._stroking = False
+            self.stroke_finished.emit()
+            return
         self._drag_start = None
         self._drag_button = Qt.MouseButton.NoButton
 
@@ -209,4 +262,3 @@ class FaceViewer3D(QOpenGLWidget):
             self.reset_view()
         else:
             super().keyPressEvent(event)
-

@@ -62,6 +62,21 @@ class FaceEditor:
         self._albedo: np.ndarray | None = None
         self.refresh(None)
 
+    def adopt(self, document: EditDocument) -> Rect:
+        """Carry an existing document (e.g. the edits made before a re-fit) over to this face.
+
+        Edits live in UV, so they follow the new geometry. Returns the photo rect re-rendered.
+
+        Raises:
+            ValueError: the document's canvas has another size.
+        """
+        if document.canvas_size != self.document.canvas_size:
+            raise ValueError(
+                f"the document's canvas is {document.canvas_size}, not {self.document.canvas_size}"
+            )
+        self.document = document
+        return self.refresh(None)
+
     @property
     def canvas_size(self) -> tuple[int, int]:
         """``(H, W)`` of the UV canvas."""

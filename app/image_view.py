@@ -1,0 +1,250 @@
+"""A zoomable, pannable image view that reports pointer strokes in image pixels.
+
+:class:`ImageView` shows one numpy image (any size: a 12-megapixel photo or the
+UV canvas). Parts of the image can be replaced in place (:meth:`ImageView.update_region`),
+so a brush stroke repaints a few thousand pixels, not the whole photo. Mouse
+drags with the left button are reported as strokes in image pixel coordinates
+when :attr:`ImageView.painting` is on; otherwise they pan. The wheel zooms about
+the cursor; double-click fits the image to the view.
+
+:class:`CompareView` adds a draggable before/after split: the original photo on
+the left of the divider, the edited one on the right.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPen, QPixmap, QResizeEvent, QWheelEvent
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsLineItem,
+    QGraphicsPixmapItem,
+    QGraphicsRectItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QWidget,
+)
+
+from facecraft.core.editing.paint import Rect
+
+ZOOM_STEP = 1.2
+ZOOM_LIMITS = (0.02, 40.0)
+
+
+def to_qimage(pixels: np.ndarray) -> QImage:
+    """A QImage copy of ``(H, W)`` or ``(H, W, C)`` uint8/uint16 pixels (C in 1..4) or floats in [0, 1]."""
+    array = np.asarray(pixels)
+    if array.dtype.kind == "f":
+        array = np.clip(array * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    elif array.dtype == np.uint16:
+        array = (array >> 8).astype(np.uint8)
+    if array.ndim == 2:
+        array = array[..., None]
+    channels = array.shape[2]
+    if channels == 1:
+        array = np.repeat(array, 3, axis=2)
+    elif channels == 2:
+        array = np.concatenate([np.repeat(array[..., :1], 3, axis=2), array[..., 1:]], axis=2)
+    array = np.ascontiguousarray(array)
+    height, width, channels = array.shape
+    fmt = QImage.Format.Format_RGBA8888 if channels == 4 else QImage.Format.Format_RGB888
+    return QImage(array.data, width, height, channels * width, fmt).copy()
+
+
+class ImageView(QGraphicsView):
+    """Shows an image; zoom, pan, and strokes in image pixels.
+
+    Signals:
+        stroke_started(float, float): left button pressed at image ``(x, y)`` while painting.
+        stroke_moved(float, float): dragged to ``(x, y)``.
+        stroke_finished(): button released.
+        clicked(float, float): a left click (press and release without a drag) at ``(x, y)``.
+    """
+
+    stroke_started = Signal(float, float)
+    stroke_moved = Signal(float, float)
+    stroke_finished = Signal()
+    clicked = Signal(float, float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setScene(QGraphicsScene(self))
+        self.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
+        self.setBackgroundBrush(QColor(45, 45, 48))
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self._item = QGraphicsPixmapItem()
+        self._item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self.scene().addItem(self._item)
+        self._painting = False
+        self._stroking = False
+        self._press: QPointF | None = None
+        self._fit_pending = True
+        self.placeholder = ""
+
+    # -- content ----------------------------------------------------------------------------------
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """``(height, width)`` of the shown image (0, 0 when empty)."""
+        pixmap = self._item.pixmap()
+        return (pixmap.height(), pixmap.width()) if not pixmap.isNull() else (0, 0)
+
+    def set_image(self, pixels: np.ndarray | None, fit: bool = False) -> None:
+        """Show ``pixels`` (see :func:`to_qimage`); None clears. ``fit`` re-fits the view."""
+        if pixels is None:
+            self._item.setPixmap(QPixmap())
+            self.viewport().update()
+            return
+        size_changed = self.image_size != tuple(pixels.shape[:2])
+        self._item.setPixmap(QPixmap.fromImage(to_qimage(pixels)))
+        self.scene().setSceneRect(QRectF(0, 0, pixels.shape[1], pixels.shape[0]))
+        if fit or size_changed:
+            self.fit()
+
+    def update_region(self, pixels: np.ndarray, rect: Rect) -> None:
+        """Replace the part of the shown image inside ``rect`` with the same part of ``pixels``."""
+        height, width = self.image_size
+        rect = rect.clip(height, width)
+        if rect.empty or pixels.shape[:2] != (height, width):
+            return
+        rows, cols = rect.slices()
+        patch = to_qimage(pixels[rows, cols])
+        pixmap = self._item.pixmap()
+        painter = QPainter(pixmap)
+        painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Source)
+        painter.drawImage(rect.left, rect.top, patch)
+        painter.end()
+        self._item.setPixmap(pixmap)
+
+    def fit(self) -> None:
+        """Fit the whole image in the view."""
+        if self.image_size == (0, 0):
+            return
+        if not self.isVisible() or self.viewport().width() < 10:
+            self._fit_pending = True
+            return
+        self.fitInView(self._item, Qt.AspectRatioMode.KeepAspectRatio)
+        self._fit_pending = False
+
+    @property
+    def zoom(self) -> float:
+        """Screen pixels per image pixel."""
+        return float(self.transform().m11())
+
+    # -- painting ---------------------------------------------------------------------------------
+
+    @property
+    def painting(self) -> bool:
+        """Whether left drags paint (True) or pan (False)."""
+        return self._painting
+
+    def set_painting(self, painting: bool) -> None:
+        self._painting = bool(painting)
+        self.setDragMode(QGraphicsView.DragMode.NoDrag if painting else QGraphicsView.DragMode.ScrollHandDrag)
+        self.viewport().setCursor(Qt.CursorShape.CrossCursor if painting else Qt.CursorShape.OpenHandCursor)
+
+    def image_point(self, position: QPointF) -> QPointF:
+        """Image pixel coordinates (pixel centres at integers) of a viewport position."""
+        scene = self.mapToScene(position.toPoint())
+        return QPointF(scene.x() - 0.5, scene.y() - 0.5)
+
+    # -- Qt events --------------------------------------------------------------------------------
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._press = event.position()
+            if self._painting and self.image_size != (0, 0):
+                point = self.image_point(event.position())
+                self._stroking = True
+                self.stroke_started.emit(point.x(), point.y())
+                event.accept()
+                return
+        super().mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        if self._stroking:
+            point = self.image_point(event.position())
+            self.stroke_moved.emit(point.x(), point.y())
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        if event.button() == Qt.MouseButton.LeftButton:
+            press, self._press = self._press, None
+            if self._stroking:
+                self._stroking = False
+                self.stroke_finished.emit()
+            if press is not None and (event.position() - press).manhattanLength() < 4:
+                point = self.image_point(event.position())
+                self.clicked.emit(point.x(), point.y())
+        super().mouseReleaseEvent(event)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        if not self._painting:
+            self.fit()
+        super().mouseDoubleClickEvent(event)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt override
+        notches = event.angleDelta().y() / 120.0
+        if notches == 0:
+            return
+        factor = ZOOM_STEP**notches
+        zoom = self.zoom * factor
+        if ZOOM_LIMITS[0] <= zoom <= ZOOM_LIMITS[1]:
+            self.scale(factor, factor)
+        event.accept()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        if self._fit_pending:
+            self.fit()
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802 - Qt override
+        if self.image_size == (0, 0) and self.placeholder:
+            painter.save()
+            painter.resetTransform()
+            painter.setPen(QColor(190, 190, 190))
+            painter.drawText(self.viewport().rect(), Qt.AlignmentFlag.AlignCenter, self.placeholder)
+            painter.restore()
+
+
+class CompareView(ImageView):
+    """The edited photo with the original shown left of a draggable divider (before | after)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._clip = QGraphicsRectItem()
+        self._clip.setPen(QPen(Qt.PenStyle.NoPen))
+        self._clip.setFlag(QGraphicsItem.GraphicsItemFlag.ItemClipsChildrenToShape, True)
+        self._before = QGraphicsPixmapItem(self._clip)
+        self._before.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self._divider = QGraphicsLineItem()
+        pen = QPen(QColor(255, 255, 255, 220))
+        pen.setCosmetic(True)
+        pen.setWidth(2)
+        self._divider.setPen(pen)
+        self.scene().addItem(self._clip)
+        self.scene().addItem(self._divider)
+        self._split = 0.0
+
+    @property
+    def split(self) -> float:
+        """Fraction of the width showing the original (0 = all edited)."""
+        return self._split
+
+    def set_before(self, pixels: np.ndarray | None) -> None:
+        """The original photo (same size as the edited one)."""
+        self._before.setPixmap(QPixmap() if pixels is None else QPixmap.fromImage(to_qimage(pixels)))
+        self.set_split(self._split)
+
+    def set_split(self, fraction: float) -> None:
+        self._split = float(np.clip(fraction, 0.0, 1.0))
+        height, width = self.image_size
+        x = self._split * width
+        self._clip.setRect(QRectF(0, 0, x, height))
+        self._divider.setLine(x, 0, x, height)
+        self._divider.setVisible(0.0 < self._split < 1.0)
