@@ -21,10 +21,15 @@ import numpy as np
 import torch
 from PySide6.QtCore import QObject, Signal
 
+from facecraft.app.viewer3d import viewer_lighting
+from facecraft.core.composite import shading_under
 from facecraft.core.decompose import Decomposer, Decomposition
 from facecraft.core.detection import DetectedFace
+from facecraft.core.editor import FaceEditor
 from facecraft.core.errors import FaceCraftError
 from facecraft.core.fitting import FitCancelled, FitProgress, decode_state
+from facecraft.core.image_io import LoadedImage, to_rgb8
+from facecraft.core.outputs import to_uint8
 
 PREVIEW_INTERVAL_S = 0.4
 """Least time between two live previews of a running fit."""
@@ -63,17 +68,21 @@ class DecompositionRunner(QObject):
 
     Signals (each carries the request id first):
         started(int, float): fidelity.
+        faces_found(int, object): the detected faces (tuple of DetectedFace, largest first).
         progress(int, object): a :class:`~facecraft.core.fitting.FitProgress`.
         preview(int, object): a :class:`FitPreview` (at most every ``PREVIEW_INTERVAL_S``).
-        finished(int, object): the :class:`~facecraft.core.decompose.Decomposition`.
+        finished(int, object): the Decomposition, or what ``postprocess`` made of it.
         failed(int, str): a message for the user.
         cancelled(int): the request was superseded or cancelled.
 
     Args:
         load_decomposer: builds the engine (called once, in the worker thread).
+        postprocess: turns ``(engine, request, decomposition)`` into what ``finished`` carries
+            (in the worker thread); by default the decomposition itself.
     """
 
     started = Signal(int, float)
+    faces_found = Signal(int, object)
     progress = Signal(int, object)
     preview = Signal(int, object)
     finished = Signal(int, object)
@@ -81,10 +90,14 @@ class DecompositionRunner(QObject):
     cancelled = Signal(int)
 
     def __init__(
-        self, load_decomposer: Callable[[], Decomposer] = Decomposer.load, parent: QObject | None = None
+        self,
+        load_decomposer: Callable[[], Decomposer] = Decomposer.load,
+        parent: QObject | None = None,
+        postprocess: Callable[[Decomposer, DecomposeRequest, Decomposition], object] | None = None,
     ) -> None:
         super().__init__(parent)
         self._load = load_decomposer
+        self._postprocess = postprocess
         self._decomposer: Decomposer | None = None
         self._queue: queue.Queue[tuple[int, DecomposeRequest, threading.Event] | None] = queue.Queue()
         self._ids = itertools.count(1)
@@ -102,10 +115,11 @@ class DecompositionRunner(QObject):
         with self._lock:
             if self._current is not None:
                 self._current.set()
-            self._drain()
+            dropped = self._drain()
             self._current = flag
             self._queue.put((request_id, request, flag))
         self._ensure_thread()
+        self._emit_cancelled(dropped)
         return request_id
 
     def cancel(self) -> None:
@@ -113,7 +127,8 @@ class DecompositionRunner(QObject):
         with self._lock:
             if self._current is not None:
                 self._current.set()
-            self._drain()
+            dropped = self._drain()
+        self._emit_cancelled(dropped)
 
     @property
     def busy(self) -> bool:
@@ -138,14 +153,21 @@ class DecompositionRunner(QObject):
 
     # -- worker -----------------------------------------------------------------------------------
 
-    def _drain(self) -> None:
+    def _drain(self) -> list[int]:
+        """Empty the queue (lock held); returns the ids of the requests dropped."""
+        dropped = []
         while True:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
-                return
+                return dropped
             if item is not None:
-                self.cancelled.emit(item[0])
+                dropped.append(item[0])
+
+    def _emit_cancelled(self, request_ids: list[int]) -> None:
+        # Outside the lock: a slot connected directly may call submit() or cancel() again.
+        for request_id in request_ids:
+            self.cancelled.emit(request_id)
 
     def _ensure_thread(self) -> None:
         if self._thread is None or not self._thread.is_alive():
@@ -164,6 +186,8 @@ class DecompositionRunner(QObject):
             self._busy.set()
             try:
                 decomposition = self._decompose(request_id, request, flag, emit=True)
+                if self._postprocess is not None and not flag.is_set():
+                    decomposition = self._postprocess(self._engine(), request, decomposition)
             except FitCancelled:
                 self.cancelled.emit(request_id)
             except FaceCraftError as exc:
@@ -211,7 +235,12 @@ class DecompositionRunner(QObject):
                     ),
                 )
 
-        faces = list(request.faces) if request.faces is not None else None
+        if request.faces is not None:
+            faces = list(request.faces)
+        else:
+            faces = engine.detect(request.rgb)
+            if emit:
+                self.faces_found.emit(request_id, tuple(faces))
         return engine.decompose(
             request.rgb,
             request.fidelity,
@@ -220,3 +249,50 @@ class DecompositionRunner(QObject):
             progress=on_progress,
             cancelled=flag.is_set,
         )
+
+
+@dataclass(frozen=True)
+class PreparedFace:
+    """What the window shows for a new decomposition, built in the worker thread.
+
+    Attributes:
+        editor: the face editor (empty document; the window carries its edits over).
+        reconstruction: ``(H, W, 3)`` uint8 ``I(S, A)`` over the photo.
+        geometry: ``(H, W, 3)`` uint8 shaded geometry over the dimmed photo.
+    """
+
+    editor: FaceEditor
+    reconstruction: np.ndarray
+    geometry: np.ndarray
+
+    @property
+    def decomposition(self) -> Decomposition:
+        return self.editor.decomposition
+
+
+def prepare_face(engine: Decomposer, request: DecomposeRequest, decomposition: Decomposition) -> PreparedFace:
+    """Post-processing for the GUI: the editor, its detailed albedo and the full-resolution panes.
+
+    ``request.tag`` must be the :class:`~facecraft.core.image_io.LoadedImage` of ``request.rgb``.
+    """
+    photo = request.tag
+    if not isinstance(photo, LoadedImage):
+        raise TypeError("prepare_face needs the request's tag to be the LoadedImage")
+    editor = FaceEditor(photo.original, decomposition, engine.template)
+    editor.base_albedo()
+    reconstruction, _ = editor.reconstruction()
+    return PreparedFace(editor, reconstruction, shaded_geometry(editor))
+
+
+def shaded_geometry(editor: FaceEditor) -> np.ndarray:
+    """The fitted shape lit by neutral studio light over the dimmed photo, ``(H, W, 3)`` uint8."""
+    rgb = to_rgb8(editor.photo if editor.photo.ndim == 3 else editor.photo[..., None])
+    picture = (rgb.astype(np.float32) * 0.35).astype(np.uint8)
+    surface = editor.surface
+    if surface.region.empty:
+        return picture
+    grey = shading_under(viewer_lighting(), surface.normals).mean(-1, keepdims=True) * 0.8
+    rows, cols = surface.region.slices()
+    lit = to_uint8(np.repeat(grey, 3, axis=-1))
+    picture[rows, cols] = np.where(surface.covered[..., None], lit, picture[rows, cols])
+    return picture

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     from facecraft.core.decompose import Decomposer
 
 SAMPLE_PHOTO = "samples/astronaut.jpg"
+SUBCOMMANDS = ("detect", "decompose", "edit")
+"""The headless subcommands; any other first argument is a file for the desktop application."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,7 +1,7 @@
 """The ``facecraft`` console command.
 
-``facecraft`` with no argument opens the desktop application when it is
-installed; ``facecraft SUBCOMMAND ...`` runs the headless engine
+``facecraft`` with no argument (or with a photo or session file) opens the
+desktop application when it is installed; ``facecraft SUBCOMMAND ...`` runs the headless engine
 (:mod:`facecraft.core.cli`). This module sits above both so that
 ``facecraft.core`` never has to import the GUI.
 """
@@ -25,11 +25,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``facecraft`` command; returns the process exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ log chatter
-    if not args:
+    opens_gui = not args or (not args[0].startswith("-") and args[0] not in cli.SUBCOMMANDS)
+    if opens_gui:
         if gui_available():
             from facecraft.app.main import run_app  # GUI only when asked for
 
-            return run_app([])
+            return run_app(args)
         cli.build_parser().print_help()
         print(
             "\nThe desktop application is not part of this build yet; "

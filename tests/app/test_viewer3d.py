@@ -29,8 +29,11 @@ def test_camera_fits_the_face_and_follows_the_pan():
 def grab(widget: FaceViewer3D) -> np.ndarray:
     image = widget.grabFramebuffer().convertToFormat(QImage.Format.Format_RGB888)
     array = np.frombuffer(image.constBits(), dtype=np.uint8, count=image.sizeInBytes())
-    return array.reshape(image.height(), image.bytesPerLine())[:, : image.width() * 3].reshape(
-        image.height(), image.width(), 3).copy()
+    return (
+        array.reshape(image.height(), image.bytesPerLine())[:, : image.width() * 3]
+        .reshape(image.height(), image.width(), 3)
+        .copy()
+    )
 
 
 @pytest.fixture

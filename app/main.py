@@ -1,0 +1,72 @@
+"""Start the desktop application: ``facecraft [PHOTO | SESSION]``."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from facecraft.core.errors import FaceCraftError
+from facecraft.core.resources import resource_path
+from facecraft.core.session import SUFFIX
+from facecraft.core.template import load_template
+
+SAMPLE_PHOTO = "samples/astronaut.jpg"
+
+
+def create_application(argv: Sequence[str] = ()) -> QApplication:
+    """The QApplication (reused when one exists), high-DPI ready."""
+    existing = QApplication.instance()
+    if isinstance(existing, QApplication):
+        return existing
+    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+    app = QApplication([sys.argv[0] if sys.argv else "facecraft", *argv])
+    app.setApplicationName("FaceCraft")
+    app.setOrganizationName("FaceCraft")
+    app.setApplicationDisplayName("FaceCraft")
+    return app
+
+
+def build_window(settings: QSettings | None = None):  # noqa: ANN201 - MainWindow, imported lazily
+    """The main window with its worker (raises FaceCraftError when the template is unusable)."""
+    from facecraft.app.main_window import MainWindow
+    from facecraft.app.workers import DecompositionRunner, prepare_face
+
+    template = load_template()
+    runner = DecompositionRunner(postprocess=prepare_face)
+    window = MainWindow(template, runner, settings or QSettings())
+    runner.setParent(window)
+    return window
+
+
+def run_app(argv: Sequence[str]) -> int:
+    """Open the window (with ``argv[0]`` as the photo or session, else the sample photo); the exit code."""
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    app = create_application()
+    try:
+        window = build_window()
+    except FaceCraftError as exc:
+        QMessageBox.critical(
+            None,
+            "FaceCraft cannot start",
+            f"{exc}\n\nReinstall FaceCraft: a file it ships with is missing or damaged.",
+        )
+        return 1
+    window.show()
+    target = Path(argv[0]) if argv else resource_path(SAMPLE_PHOTO)
+
+    def open_first() -> None:
+        if target.suffix == SUFFIX:
+            window.open_session(target)
+        else:
+            window.open_photo(target)
+
+    QTimer.singleShot(0, open_first)
+    code = app.exec()
+    window.runner.shutdown()
+    return int(code)

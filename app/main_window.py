@@ -1,0 +1,761 @@
+"""The main window: the photo (before | after), the decomposition panes, the 3D view, the tools.
+
+The window is a thin view over :class:`~facecraft.app.state.EditorState`. Opening a
+photo posts an encoder-only request to the :class:`~facecraft.app.workers.DecompositionRunner`
+(shown at once), then one at the chosen fidelity; the results arrive as prepared
+:class:`~facecraft.core.editor.FaceEditor` objects built in the worker, so the GUI
+thread only swaps them in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QSlider,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from facecraft import __version__
+from facecraft.app.fidelity_panel import FidelityPanel
+from facecraft.app.image_view import CompareView, ImageView
+from facecraft.app.layer_panel import LayerPanel
+from facecraft.app.state import EditorState, Tool
+from facecraft.app.sticker_handles import StickerHandles
+from facecraft.app.tool_panel import ToolPanel
+from facecraft.app.viewer3d import FaceViewer3D, viewer_lighting
+from facecraft.app.workers import (
+    DecomposeRequest,
+    DecompositionRunner,
+    FitPreview,
+    PreparedFace,
+    shaded_geometry,
+)
+from facecraft.core.editing.document import BrushSettings
+from facecraft.core.editing.paint import Rect
+from facecraft.core.errors import FaceCraftError
+from facecraft.core.export import write_image
+from facecraft.core.image_io import load_image
+from facecraft.core.outputs import export_mesh, to_uint8
+from facecraft.core.render.gl import DisplayMode
+from facecraft.core.session import SUFFIX, load_session, save_session
+from facecraft.core.template import FaceTemplate
+
+IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.tif *.tiff *.bmp);;All files (*)"
+SESSION_FILTER = f"FaceCraft sessions (*{SUFFIX})"
+RECENT_LIMIT = 8
+TEXTURE_REFRESH_MS = 60
+"""The 3D view's texture is re-uploaded at most this often while painting."""
+
+
+class MainWindow(QMainWindow):
+    """FaceCraft's main window.
+
+    Args:
+        template: the face template.
+        runner: runs decompositions off the GUI thread.
+        settings: where window layout, folders, recent files and the brush persist.
+
+    Signals:
+        editor_ready: a decomposition (and its editor) is shown.
+    """
+
+    editor_ready = Signal()
+
+    def __init__(self, template: FaceTemplate, runner: DecompositionRunner, settings: QSettings) -> None:
+        super().__init__()
+        self.template = template
+        self.runner = runner
+        self.settings = settings
+        self.state = EditorState(template, self)
+        self.photo_path: Path | None = None
+        self._target_fidelity: float | None = None
+        self._uv_pixels: np.ndarray | None = None
+        self._prepared: PreparedFace | None = None
+        self._faces: list[np.ndarray] = []
+        self._shown_textured = False
+        self._texture_timer = QTimer(self, singleShot=True, interval=TEXTURE_REFRESH_MS)
+        self._texture_timer.timeout.connect(self._push_texture)
+
+        self.setWindowTitle("FaceCraft")
+        self.setAcceptDrops(True)
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
+        self._build_views()
+        self._build_docks()
+        self._build_actions()
+        self._connect()
+        self._restore_settings()
+        self._update_title()
+        self._update_actions()
+
+    # -- construction -----------------------------------------------------------------------------
+
+    def _build_views(self) -> None:
+        self.photo_view = CompareView()
+        self.photo_view.placeholder = "Open a photo (Ctrl+O) or drop one here"
+        self.split_slider = QSlider(Qt.Orientation.Horizontal)
+        self.split_slider.setRange(0, 100)
+        self.split_slider.setToolTip("Before | after: drag to show the original photo on the left")
+        left = QWidget()
+        layout = QVBoxLayout(left)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.photo_view, 1)
+        layout.addWidget(self.split_slider)
+
+        self.uv_view = ImageView()
+        self.uv_view.placeholder = "The albedo you paint on appears here"
+        self.sticker_handles = StickerHandles(self.uv_view)
+        self.viewer3d = FaceViewer3D(self.template)
+        self.viewer3d.set_lighting(viewer_lighting())
+        self.panes = {name: ImageView() for name in ("Input", "Reconstruction", "Albedo", "Shape", "Shading")}
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.uv_view, "Paint (UV)")
+        self.tabs.addTab(self.viewer3d, "3D")
+        for name, pane in self.panes.items():
+            self.tabs.addTab(pane, name)
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.tabs)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.setCentralWidget(self.splitter)
+        self.status = QLabel("Ready")
+        self.statusBar().addWidget(self.status, 1)
+
+    def _build_docks(self) -> None:
+        self.fidelity_panel = FidelityPanel(self.state)
+        self.tool_panel = ToolPanel(self.state)
+        self.layer_panel = LayerPanel(self.state)
+        self.docks = {}
+        for name, widget in (
+            ("Fidelity", self.fidelity_panel),
+            ("Tools", self.tool_panel),
+            ("Layers", self.layer_panel),
+        ):
+            dock = QDockWidget(name, self)
+            dock.setObjectName(f"dock_{name.lower()}")
+            dock.setWidget(widget)
+            self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+            self.docks[name] = dock
+
+    def _action(
+        self, text: str, slot: object, shortcut: QKeySequence | str | None = None, tip: str = ""
+    ) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setToolTip(tip)
+            action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        return action
+
+    def _build_actions(self) -> None:
+        std = QKeySequence.StandardKey
+        self.open_action = self._action("&Open Photo…", self.choose_photo, std.Open, "Open a face photo")
+        self.open_session_action = self._action(
+            "Open &Session…", self.choose_session, "Ctrl+Shift+O", "Resume a saved editing session"
+        )
+        self.save_action = self._action(
+            "&Save Session", self.save, std.Save, "Save the edits and the decomposition"
+        )
+        self.save_as_action = self._action("Save Session &As…", self.save_as, std.SaveAs)
+        self.export_image_action = self._action(
+            "Export &Image…",
+            self.choose_image_export,
+            "Ctrl+E",
+            "Write the edited photo at its original resolution",
+        )
+        self.export_mesh_action = self._action(
+            "Export &Mesh…",
+            self.choose_mesh_export,
+            "Ctrl+Shift+E",
+            "Write the textured mesh (OBJ + MTL + PNG)",
+        )
+        self.quit_action = self._action("&Quit", self.close, std.Quit)
+        self.undo_action = self._action("&Undo", self.state.undo, std.Undo)
+        self.redo_action = self._action("&Redo", self.state.redo, QKeySequence("Ctrl+Shift+Z"))
+        self.fit_action = self._action("&Fit Photo", self.photo_view.fit, "F", "Fit the photo in the view")
+        self.recent_menu = None
+
+        file_menu = self.menuBar().addMenu("&File")
+        file_menu.addAction(self.open_action)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        file_menu.addAction(self.open_session_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.save_action)
+        file_menu.addAction(self.save_as_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.export_image_action)
+        file_menu.addAction(self.export_mesh_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        edit_menu = self.menuBar().addMenu("&Edit")
+        edit_menu.addAction(self.undo_action)
+        edit_menu.addAction(self.redo_action)
+        tools_menu = self.menuBar().addMenu("&Tools")
+        for action in self.tool_panel.tool_actions.values():
+            tools_menu.addAction(action)
+        for action in self.tool_panel.extra_actions:
+            self.addAction(action)
+        view_menu = self.menuBar().addMenu("&View")
+        view_menu.addAction(self.fit_action)
+        for index in range(self.tabs.count()):
+            action = self._action(
+                self.tabs.tabText(index),
+                lambda _=False, i=index: self.tabs.setCurrentIndex(i),
+                f"Ctrl+{index + 1}",
+            )
+            view_menu.addAction(action)
+        modes = view_menu.addMenu("3D &Mode")
+        for mode, key in zip(DisplayMode, ("Alt+1", "Alt+2", "Alt+3", "Alt+4"), strict=False):
+            modes.addAction(
+                self._action(mode.name.capitalize(), lambda _=False, m=mode: self._set_mode(m), key)
+            )
+        view_menu.addSeparator()
+        for dock in self.docks.values():
+            view_menu.addAction(dock.toggleViewAction())
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(self._action("&About FaceCraft", self._about))
+        self._rebuild_recent_menu()
+
+    def _connect(self) -> None:
+        state, runner = self.state, self.runner
+        self.fidelity_panel.connect_runner(runner)
+        self.fidelity_panel.fit_requested.connect(self.request_fit)
+        self.fidelity_panel.cancel_requested.connect(runner.cancel)
+        runner.finished.connect(self._on_finished)
+        runner.failed.connect(self._on_failed)
+        runner.preview.connect(self._on_preview)
+        runner.faces_found.connect(self._on_faces_found)
+        state.photo_changed.connect(self._on_photo_changed)
+        state.decomposition_changed.connect(self._on_decomposition_changed)
+        state.photo_edited.connect(self._on_photo_edited)
+        state.canvas_edited.connect(self._on_canvas_edited)
+        state.history_changed.connect(self._update_title)
+        state.history_changed.connect(self._update_actions)
+        state.tool_changed.connect(self._on_tool_changed)
+        self.split_slider.valueChanged.connect(lambda v: self.photo_view.set_split(v / 100))
+        self.photo_view.stroke_started.connect(self._photo_stroke_started)
+        self.photo_view.stroke_moved.connect(self._photo_stroke_moved)
+        self.photo_view.stroke_finished.connect(state.end_stroke)
+        self.uv_view.stroke_started.connect(self._uv_stroke_started)
+        self.uv_view.stroke_moved.connect(lambda x, y: state.continue_stroke(np.array([[x, y]])))
+        self.uv_view.stroke_finished.connect(state.end_stroke)
+        self.viewer3d.stroke_started.connect(self._view3d_stroke_started)
+        self.viewer3d.stroke_moved.connect(self._view3d_stroke_moved)
+        self.viewer3d.stroke_finished.connect(state.end_stroke)
+        self.photo_view.clicked.connect(self._photo_clicked)
+        self._on_tool_changed(state.tool)
+
+    # -- opening ----------------------------------------------------------------------------------
+
+    def choose_photo(self) -> None:
+        if not self._confirm_discard():
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Open Photo", self._last_folder(), IMAGE_FILTER)
+        if path:
+            self.open_photo(Path(path))
+
+    def open_photo(self, path: Path, confirm: bool = False) -> bool:
+        """Open a photo and start decomposing it; False (with a dialog) when it cannot be read."""
+        if confirm and not self._confirm_discard():
+            return False
+        try:
+            photo = load_image(path)
+            data = Path(path).read_bytes()
+        except FaceCraftError as exc:
+            self._error("Cannot open the photo", str(exc), "Choose a JPEG, PNG, WebP, TIFF or BMP photo.")
+            return False
+        except OSError as exc:
+            self._error(
+                "Cannot open the photo", f"{path}: {exc.strerror or exc}", "Check the file and try again."
+            )
+            return False
+        self.photo_path = Path(path)
+        self._remember(Path(path))
+        self.state.open_photo(photo, data)
+        self._decompose(0)
+        return True
+
+    def _decompose(self, face: int) -> None:
+        photo = self.state.photo
+        if photo is None:
+            return
+        self._target_fidelity = self.state.fidelity
+        self.status.setText("Decomposing…")
+        self.runner.submit(DecomposeRequest(photo.rgb, 0.0, face=face, tag=photo))
+
+    def request_fit(self, fidelity: float) -> None:
+        """Run the fit at ``fidelity`` for the current photo (cancels any running one)."""
+        photo = self.state.photo
+        if photo is None:
+            return
+        face = 0 if self.state.decomposition is None else self.state.decomposition.face_index
+        self._target_fidelity = None
+        self.runner.submit(DecomposeRequest(photo.rgb, float(fidelity), face=face, tag=photo))
+
+    def choose_session(self) -> None:
+        if not self._confirm_discard():
+            return
+        path, _ = QFileDialog.getOpenFileName(self, "Open Session", self._last_folder(), SESSION_FILTER)
+        if path:
+            self.open_session(Path(path))
+
+    def open_session(self, path: Path) -> bool:
+        try:
+            session = load_session(path)
+        except FaceCraftError as exc:
+            self._error(
+                "Cannot open the session",
+                str(exc),
+                "The file may be damaged or from another program; open the photo instead.",
+            )
+            return False
+        self.runner.cancel()
+        self.photo_path = None
+        self._remember(path)
+        self.state.open_session(
+            session.photo,
+            session.photo_bytes,
+            session.decomposition,
+            session.layers,
+            session.canvas_size,
+            session.lighting,
+            path,
+        )
+        self.editor_ready.emit()
+        return True
+
+    # -- runner results ---------------------------------------------------------------------------
+
+    def _on_finished(self, request_id: int, result: object) -> None:
+        photo = self.state.photo
+        if not isinstance(result, PreparedFace) or photo is None or result.editor.photo is not photo.original:
+            return  # a result for a photo that is no longer open
+        self._prepared = result
+        self.state.set_editor(result.editor)
+        decomposition = self.state.decomposition
+        assert decomposition is not None
+        self.status.setText(
+            f"Face {decomposition.face_index + 1} of {decomposition.face_count} — fidelity "
+            f"{decomposition.fidelity:.2f}, photometric error {decomposition.error:.3f}"
+            + (" — click another face on the photo to switch" if decomposition.face_count > 1 else "")
+        )
+        self.editor_ready.emit()
+        if self._target_fidelity is not None and self._target_fidelity > 0.0:
+            target, self._target_fidelity = self._target_fidelity, None
+            self.request_fit(target)
+
+    def _on_faces_found(self, request_id: int, faces: tuple) -> None:
+        self._faces = [np.asarray(face.box) for face in faces]
+
+    def _on_failed(self, request_id: int, message: str) -> None:
+        self.status.setText("Decomposition failed")
+        advice = "Try another photo."
+        if "no face" in message:
+            advice = "Use a photo where one face is clearly visible, roughly frontal and not too small."
+        elif "weights" in message or "model" in message:
+            advice = "Reinstall FaceCraft: its model file is missing or damaged."
+        self._error("Cannot decompose the photo", message, advice)
+
+    def _on_preview(self, request_id: int, preview: FitPreview) -> None:
+        if self.state.decomposition is None:
+            return
+        self.viewer3d.set_shape(preview.shape)
+        self.panes["Albedo"].set_image(preview.albedo)
+
+    # -- views ------------------------------------------------------------------------------------
+
+    def _on_photo_changed(self) -> None:
+        photo = self.state.photo
+        if photo is None:
+            return
+        self.photo_view.set_image(photo.original, fit=True)
+        self.photo_view.set_before(photo.original)
+        self.panes["Input"].set_image(photo.original, fit=True)
+        for name in ("Reconstruction", "Albedo", "Shape", "Shading"):
+            self.panes[name].set_image(None)
+        self.uv_view.set_image(None)
+        self._uv_pixels = None
+        self._update_title()
+        self._update_actions()
+
+    def _on_decomposition_changed(self) -> None:
+        editor, decomposition = self.state.editor, self.state.decomposition
+        if editor is None or decomposition is None:
+            return
+        prepared = self._prepared
+        if prepared is None or prepared.editor is not editor:  # a session or a synchronous decomposition
+            prepared = PreparedFace(editor, editor.reconstruction()[0], shaded_geometry(editor))
+        self.panes["Reconstruction"].set_image(prepared.reconstruction)
+        self.panes["Albedo"].set_image(decomposition.albedo)
+        self.panes["Shading"].set_image(decomposition.shading / max(float(decomposition.shading.max()), 1e-6))
+        self.panes["Shape"].set_image(prepared.geometry)
+        self._uv_pixels = to_uint8(editor.edited_albedo())
+        self.uv_view.set_image(self._uv_pixels)
+        self.viewer3d.set_shape(decomposition.shape)
+        self.viewer3d.set_albedo(self._uv_pixels)
+        if not self._shown_textured:  # the first face: show it textured, then keep the user's choice
+            self._shown_textured = True
+            self.viewer3d.set_mode(DisplayMode.TEXTURED)
+        self.photo_view.set_image(editor.edited_photo)
+        self.sticker_handles.bind(self.state)
+        self._update_actions()
+
+    def _on_photo_edited(self, rect: Rect) -> None:
+        editor = self.state.editor
+        if editor is not None:
+            self.photo_view.update_region(editor.edited_photo, rect)
+
+    def _on_canvas_edited(self, rect: Rect) -> None:
+        editor = self.state.editor
+        if editor is None or self._uv_pixels is None:
+            return
+        rect = rect.clip(*editor.canvas_size)
+        if rect.empty:
+            return
+        rows, cols = rect.slices()
+        self._uv_pixels[rows, cols] = to_uint8(editor.edited_albedo(rect))
+        self.uv_view.update_region(self._uv_pixels, rect)
+        if not self._texture_timer.isActive():
+            self._texture_timer.start()
+
+    def _push_texture(self) -> None:
+        if self._uv_pixels is not None:
+            self.viewer3d.set_albedo(self._uv_pixels)
+
+    def _set_mode(self, mode: DisplayMode) -> None:
+        self.viewer3d.set_mode(mode)
+        self.tabs.setCurrentWidget(self.viewer3d)
+
+    def _on_tool_changed(self, tool: Tool) -> None:
+        painting = tool in (Tool.BRUSH, Tool.ERASER)
+        self.photo_view.set_painting(painting)
+        self.uv_view.set_painting(painting)
+        self.viewer3d.set_painting(painting)
+        self.sticker_handles.set_enabled(tool is Tool.STICKER)
+
+    # -- painting ---------------------------------------------------------------------------------
+
+    def _photo_stroke_started(self, x: float, y: float) -> None:
+        editor = self.state.editor
+        if editor is None:
+            return
+        points, valid = editor.photo_to_canvas(np.array([[x, y]]))
+        self.state.begin_stroke(points[valid])
+
+    def _photo_stroke_moved(self, x: float, y: float) -> None:
+        editor = self.state.editor
+        if editor is None or not self.state.stroking:
+            return
+        points, valid = editor.photo_to_canvas(np.array([[x, y]]))
+        self.state.continue_stroke(points[valid])
+
+    def _uv_stroke_started(self, x: float, y: float) -> None:
+        if self.state.editor is not None:
+            self.state.begin_stroke(np.array([[x, y]]))
+
+    def _uv_to_canvas(self, u: float, v: float) -> np.ndarray:
+        editor = self.state.editor
+        assert editor is not None
+        height, width = editor.canvas_size
+        if not (np.isfinite(u) and np.isfinite(v)):
+            return np.zeros((0, 2))
+        return np.array([[u * width - 0.5, v * height - 0.5]])
+
+    def _view3d_stroke_started(self, u: float, v: float) -> None:
+        if self.state.editor is not None:
+            self.state.begin_stroke(self._uv_to_canvas(u, v))
+
+    def _view3d_stroke_moved(self, u: float, v: float) -> None:
+        if self.state.editor is not None and self.state.stroking:
+            self.state.continue_stroke(self._uv_to_canvas(u, v))
+
+    def _photo_clicked(self, x: float, y: float) -> None:
+        """With several faces, a click on another face (outside the current one) switches to it."""
+        decomposition = self.state.decomposition
+        if (
+            decomposition is None
+            or decomposition.face_count < 2
+            or self.state.tool in (Tool.BRUSH, Tool.ERASER)
+        ):
+            return
+        faces = self._faces
+        for index, box in enumerate(faces):
+            x0, y0, x1, y1 = box
+            if x0 <= x <= x1 and y0 <= y <= y1 and index != decomposition.face_index:
+                self.status.setText(f"Switching to face {index + 1}…")
+                photo = self.state.photo
+                self.runner.submit(DecomposeRequest(photo.rgb, self.state.fidelity, face=index, tag=photo))
+                return
+
+    # -- saving and export ------------------------------------------------------------------------
+
+    def save(self) -> bool:
+        if self.state.session_path is None:
+            return self.save_as()
+        return self.save_session(self.state.session_path)
+
+    def save_as(self) -> bool:
+        if self.state.editor is None:
+            return False
+        suggested = str(Path(self._last_folder()) / f"{self._stem()}{SUFFIX}")
+        path, _ = QFileDialog.getSaveFileName(self, "Save Session", suggested, SESSION_FILTER)
+        if not path:
+            return False
+        path = Path(path)
+        if path.suffix != SUFFIX:
+            path = path.with_suffix(SUFFIX)
+        return self.save_session(path)
+
+    def save_session(self, path: Path) -> bool:
+        state, editor = self.state, self.state.editor
+        if editor is None or state.photo is None:
+            return False
+        name = self.photo_path.name if self.photo_path is not None else f"photo.{state.photo.format.lower()}"
+        lighting = editor.lighting if editor.compositor.relit else None
+        try:
+            save_session(
+                path,
+                state.photo_bytes,
+                name,
+                editor.decomposition,
+                editor.document.layers,
+                editor.canvas_size,
+                lighting,
+            )
+        except FaceCraftError as exc:
+            self._error("Cannot save the session", str(exc), "Choose another folder; your edits are kept.")
+            return False
+        state.mark_saved(path)
+        self._remember_folder(path)
+        self.status.setText(f"Saved {path.name}")
+        return True
+
+    def choose_image_export(self) -> None:
+        if self.state.editor is None:
+            return
+        suggested = str(Path(self._last_folder()) / f"{self._stem()}_edited.png")
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export Image", suggested, "PNG (*.png);;JPEG (*.jpg *.jpeg)"
+        )
+        if path:
+            self.export_image(Path(path))
+
+    def export_image(self, path: Path) -> bool:
+        editor = self.state.editor
+        if editor is None:
+            return False
+        if path.suffix.lower() not in (".png", ".jpg", ".jpeg"):
+            path = path.with_suffix(".png")
+        try:
+            write_image(path, editor.edited_photo)
+        except FaceCraftError as exc:
+            self._error("Cannot export the image", str(exc), "Choose another folder; your edits are kept.")
+            return False
+        self._remember_folder(path)
+        self.status.setText(f"Exported {path.name}")
+        return True
+
+    def choose_mesh_export(self) -> None:
+        if self.state.editor is None:
+            return
+        suggested = str(Path(self._last_folder()) / f"{self._stem()}.obj")
+        path, _ = QFileDialog.getSaveFileName(self, "Export Mesh", suggested, "Wavefront OBJ (*.obj)")
+        if path:
+            self.export_mesh(Path(path))
+
+    def export_mesh(self, path: Path) -> bool:
+        editor = self.state.editor
+        if editor is None:
+            return False
+        if path.suffix.lower() != ".obj":
+            path = path.with_suffix(".obj")
+        try:
+            files = export_mesh(
+                path, editor.decomposition.shape, to_uint8(editor.edited_albedo()), self.template
+            )
+        except FaceCraftError as exc:
+            self._error("Cannot export the mesh", str(exc), "Choose another folder; your edits are kept.")
+            return False
+        self._remember_folder(path)
+        self.status.setText(f"Exported {files.obj.name}, {files.mtl.name} and {files.texture.name}")
+        return True
+
+    # -- window -----------------------------------------------------------------------------------
+
+    def _stem(self) -> str:
+        if self.photo_path is not None:
+            return self.photo_path.stem
+        if self.state.session_path is not None:
+            return self.state.session_path.stem
+        return "face"
+
+    def _update_title(self) -> None:
+        name = (
+            self.photo_path.name
+            if self.photo_path
+            else (self.state.session_path.name if self.state.session_path else "")
+        )
+        self.setWindowTitle(f"{name}[*] — FaceCraft" if name else "FaceCraft")
+        self.setWindowModified(self.state.modified)
+
+    def _update_actions(self) -> None:
+        has_editor = self.state.editor is not None
+        document = self.state.document
+        for action in (
+            self.save_action,
+            self.save_as_action,
+            self.export_image_action,
+            self.export_mesh_action,
+        ):
+            action.setEnabled(has_editor)
+        self.undo_action.setEnabled(document is not None and document.can_undo)
+        self.redo_action.setEnabled(document is not None and document.can_redo)
+
+    def _confirm_discard(self) -> bool:
+        """True when there are no unsaved edits, or the user chose to save or discard them."""
+        if not self.state.modified:
+            return True
+        answer = QMessageBox.warning(
+            self,
+            "Unsaved edits",
+            "The edits on this photo are not saved. Save them as a session first?",
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save,
+        )
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def _error(self, title: str, message: str, advice: str) -> None:
+        self.status.setText(title)
+        box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
+        box.setInformativeText(advice)
+        box.exec()
+
+    def _about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About FaceCraft",
+            f"FaceCraft {__version__}\n\nA face photo turned into an editable 3D decomposition with a "
+            "nonlinear 3D morphable model (Tran, Liu & Liu, CVPR 2019).",
+        )
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        if not self._confirm_discard():
+            event.ignore()
+            return
+        self._save_settings()
+        self.runner.cancel()
+        self.viewer3d.cleanup()
+        event.accept()
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
+        urls = [url for url in event.mimeData().urls() if url.isLocalFile()]
+        if not urls:
+            return
+        path = Path(urls[0].toLocalFile())
+        event.acceptProposedAction()
+        if path.suffix == SUFFIX:
+            if self._confirm_discard():
+                self.open_session(path)
+        else:
+            self.open_photo(path, confirm=True)
+
+    # -- settings ---------------------------------------------------------------------------------
+
+    def _last_folder(self) -> str:
+        return str(self.settings.value("last_folder", str(Path.home())))
+
+    def _remember_folder(self, path: Path) -> None:
+        self.settings.setValue("last_folder", str(Path(path).parent))
+
+    def _remember(self, path: Path) -> None:
+        self._remember_folder(path)
+        recent = [str(path)] + [p for p in self._recent() if p != str(path)]
+        self.settings.setValue("recent_files", recent[:RECENT_LIMIT])
+        self._rebuild_recent_menu()
+
+    def _recent(self) -> list[str]:
+        value = self.settings.value("recent_files", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in value or []]
+
+    def _rebuild_recent_menu(self) -> None:
+        if self.recent_menu is None:
+            return
+        self.recent_menu.clear()
+        for path in self._recent():
+            action = self.recent_menu.addAction(Path(path).name)
+            action.setToolTip(path)
+            action.triggered.connect(lambda _=False, p=path: self._open_recent(Path(p)))
+        self.recent_menu.setEnabled(bool(self._recent()))
+
+    def _open_recent(self, path: Path) -> None:
+        if path.suffix == SUFFIX:
+            if self._confirm_discard():
+                self.open_session(path)
+        else:
+            self.open_photo(path, confirm=True)
+
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1500, 920)
+            self.resizeDocks(list(self.docks.values()), [360] * len(self.docks), Qt.Orientation.Horizontal)
+            self.splitter.setSizes([640, 480])
+        layout = self.settings.value("window/state")
+        if isinstance(layout, QByteArray):
+            self.restoreState(layout)
+        splitter = self.settings.value("window/splitter")
+        if isinstance(splitter, QByteArray):
+            self.splitter.restoreState(splitter)
+        self._restore_brush()
+
+    def _restore_brush(self) -> None:
+        """The brush of the last run, when the settings hold a valid one."""
+        try:
+            colour = tuple(float(c) for c in self.settings.value("brush/colour"))
+            brush = BrushSettings(
+                colour,  # type: ignore[arg-type]
+                float(self.settings.value("brush/radius")),
+                float(self.settings.value("brush/hardness")),
+                float(self.settings.value("brush/opacity")),
+            )
+        except (TypeError, ValueError):
+            return
+        if len(brush.colour) == 3 and all(0.0 <= c <= 1.0 for c in brush.colour):
+            self.state.set_brush(brush)
+
+    def _save_settings(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.settings.setValue("window/splitter", self.splitter.saveState())
+        brush = self.state.brush
+        self.settings.setValue("brush/colour", list(brush.colour))
+        self.settings.setValue("brush/radius", brush.radius)
+        self.settings.setValue("brush/hardness", brush.hardness)
+        self.settings.setValue("brush/opacity", brush.opacity)
+        self.settings.sync()

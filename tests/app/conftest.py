@@ -1,0 +1,47 @@
+"""GUI test fixtures: no test may leave a worker thread running behind it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+THREAD_GRACE_S = 5.0
+"""How long a test's threads get to finish after it before the test fails."""
+WATCHED_PREFIX = "facecraft-"
+"""Threads named like this must stop even when they are daemons."""
+
+
+class ThreadWatch:
+    """The threads alive when a test started, to tell which ones it left behind."""
+
+    def __init__(self) -> None:
+        self.before = set(threading.enumerate())
+
+    def leaked(self, grace_s: float = THREAD_GRACE_S) -> list[threading.Thread]:
+        """New non-daemon or ``facecraft-*`` threads still alive after polling for up to ``grace_s``."""
+        deadline = time.monotonic() + grace_s
+        while True:
+            leaked = [
+                thread
+                for thread in threading.enumerate()
+                if thread not in self.before
+                and thread.is_alive()
+                and (not thread.daemon or thread.name.startswith(WATCHED_PREFIX))
+            ]
+            if not leaked or time.monotonic() >= deadline:
+                return leaked
+            time.sleep(0.05)
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads() -> Iterator[ThreadWatch]:
+    """Fail a test that leaves a non-daemon or ``facecraft-*`` thread running (after a grace period)."""
+    watch = ThreadWatch()
+    yield watch
+    leaked = watch.leaked()
+    if leaked:
+        names = ", ".join(sorted(f"{t.name} (daemon={t.daemon})" for t in leaked))
+        pytest.fail(f"the test left threads running after {THREAD_GRACE_S:.0f} s: {names}", pytrace=False)

@@ -1,0 +1,127 @@
+"""The whole application: open the sample photo, decompose, place a sticker, undo/redo, export."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMessageBox
+
+from facecraft.app.main import build_window
+from facecraft.app.state import Tool
+from facecraft.core.editing.layers import LayerKind
+from facecraft.core.image_io import load_image
+from facecraft.core.resources import resource_path
+
+ASTRONAUT = resource_path("samples/astronaut.jpg")
+WAIT_MS = 90_000
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    # No modal dialog may block a test: "discard" answers the unsaved-edits question (tests that
+    # check it answer differently), and message boxes are recorded instead of shown.
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args, **kwargs: QMessageBox.StandardButton.Discard)
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: 0)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = build_window(settings)
+    qtbot.addWidget(window)
+    window.state.set_fidelity(0.0)  # encoder only: fast
+    window.show()
+    yield window
+    window.close()
+    window.runner.shutdown()
+
+
+def open_sample(window, qtbot):
+    with qtbot.waitSignal(window.editor_ready, timeout=WAIT_MS):
+        assert window.open_photo(ASTRONAUT)
+    assert window.state.decomposition is not None
+
+
+def changed_pixels(window) -> int:
+    editor = window.state.editor
+    return int((editor.edited_photo != editor.photo).any(-1).sum())
+
+
+def test_open_sticker_undo_redo_export(window, qtbot, tmp_path):
+    open_sample(window, qtbot)
+    assert "astronaut.jpg" in window.windowTitle()
+    assert window.photo_view.image_size == (512, 512)
+    assert window.uv_view.image_size == window.state.editor.canvas_size
+
+    # place the first sample sticker through the tool panel
+    window.state.set_tool(Tool.STICKER)
+    window.tool_panel.place_sticker_button.click()
+    layers = window.state.document.layers
+    assert len(layers) == 1 and layers[0].kind is LayerKind.STICKER
+    assert changed_pixels(window) > 0
+    assert window.isWindowModified()
+    edited = window.state.editor.edited_photo.copy()
+
+    window.undo_action.trigger()
+    assert changed_pixels(window) == 0
+    window.redo_action.trigger()
+    assert np.array_equal(window.state.editor.edited_photo, edited)
+
+    image = tmp_path / "out" / "edited.png"
+    assert window.export_image(image)
+    assert np.array_equal(load_image(image).original, edited)
+    mesh = tmp_path / "out" / "face.obj"
+    assert window.export_mesh(mesh)
+    assert (tmp_path / "out" / "face.mtl").is_file() and (tmp_path / "out" / "face_albedo.png").is_file()
+
+    session = tmp_path / "face.facecraft"
+    assert window.save_session(session)
+    assert not window.isWindowModified()
+
+
+def test_painting_on_the_photo_paints_the_face(window, qtbot):
+    open_sample(window, qtbot)
+    window.state.set_tool(Tool.BRUSH)
+    landmarks = window.state.decomposition.detected_landmarks68
+    start, end = (landmarks[3] + landmarks[31]) / 2, (landmarks[13] + landmarks[35]) / 2
+    window.photo_view.stroke_started.emit(*start)
+    for t in np.linspace(0, 1, 12):
+        window.photo_view.stroke_moved.emit(*(start + t * (end - start)))
+    window.photo_view.stroke_finished.emit()
+    assert changed_pixels(window) > 50
+    assert window.undo_action.isEnabled()
+
+
+def test_an_unreadable_file_is_a_dialog_not_a_traceback(window, tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: shown.append((box.windowTitle(), box.text())) or 0)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"garbage")
+    assert not window.open_photo(broken)
+    assert shown and shown[0][0] == "Cannot open the photo" and "broken.jpg" in shown[0][1]
+
+
+def test_a_photo_without_a_face_says_so(window, qtbot, tmp_path, monkeypatch):
+    from PIL import Image
+
+    shown = []
+    monkeypatch.setattr(
+        QMessageBox, "exec", lambda box: shown.append(box.text() + box.informativeText()) or 0
+    )
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.full((300, 300, 3), 120, np.uint8)).save(blank)
+    with qtbot.waitSignal(window.runner.failed, timeout=WAIT_MS):
+        assert window.open_photo(blank)
+    qtbot.waitUntil(lambda: bool(shown), timeout=5000)
+    assert "no face" in shown[0]
+
+
+def test_closing_with_unsaved_edits_asks(window, qtbot, monkeypatch):
+    open_sample(window, qtbot)
+    window.state.add_makeup()
+    asked = []
+    monkeypatch.setattr(
+        QMessageBox,
+        "warning",
+        lambda *args, **kwargs: asked.append(args[2]) or QMessageBox.StandardButton.Cancel,
+    )
+    assert not window.close()  # cancelled: the window stays
+    assert asked and "not saved" in asked[0]
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args, **kwargs: QMessageBox.StandardButton.Discard)
