@@ -178,6 +178,8 @@ class FidelityPanel(QWidget):
         self.plot.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.status_label = QLabel()
         self.status_label.setWordWrap(True)
+        # a wrapped label does not ask for its second line's height inside a dock: reserve two lines
+        self.status_label.setMinimumHeight(2 * self.status_label.fontMetrics().lineSpacing() + 4)
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._layout()
 

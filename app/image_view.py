@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPen, QPixmap, QResizeEvent, QWheelEvent
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPen, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import (
     QGraphicsItem,
     QGraphicsLineItem,
-    QGraphicsPixmapItem,
     QGraphicsRectItem,
     QGraphicsScene,
     QGraphicsView,
+    QStyleOptionGraphicsItem,
     QWidget,
 )
 
@@ -52,6 +52,47 @@ def to_qimage(pixels: np.ndarray) -> QImage:
     return QImage(array.data, width, height, channels * width, fmt).copy()
 
 
+class ImageItem(QGraphicsItem):
+    """Draws a QImage it owns; parts are replaced in place and only the exposed area is drawn.
+
+    (A ``QGraphicsPixmapItem`` would copy a whole 12-megapixel pixmap for every brush dab.)
+    """
+
+    def __init__(self, parent: QGraphicsItem | None = None) -> None:
+        super().__init__(parent)
+        self.image = QImage()
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
+
+    def set_image(self, image: QImage) -> None:
+        self.prepareGeometryChange()
+        self.image = image
+        self.update()
+
+    def replace(self, left: int, top: int, patch: QImage) -> None:
+        """Paint ``patch`` over the image at ``(left, top)`` and schedule a repaint of just that area."""
+        if self.image.isNull():
+            return
+        painter = QPainter(self.image)
+        painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Source)
+        painter.drawImage(left, top, patch)
+        painter.end()
+        self.update(QRectF(left, top, patch.width(), patch.height()))
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt override
+        return QRectF(0, 0, self.image.width(), self.image.height())
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
+        if self.image.isNull():
+            return
+        exposed = option.exposedRect.toAlignedRect().intersected(self.image.rect())  # type: ignore[attr-defined]
+        if exposed.isEmpty():
+            return
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
+        painter.drawImage(exposed, self.image, exposed)
+
+
 class ImageView(QGraphicsView):
     """Shows an image; zoom, pan, and strokes in image pixels.
 
@@ -75,8 +116,7 @@ class ImageView(QGraphicsView):
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
         self.setBackgroundBrush(QColor(45, 45, 48))
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
-        self._item = QGraphicsPixmapItem()
-        self._item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self._item = ImageItem()
         self.scene().addItem(self._item)
         self._painting = False
         self._stroking = False
@@ -89,17 +129,17 @@ class ImageView(QGraphicsView):
     @property
     def image_size(self) -> tuple[int, int]:
         """``(height, width)`` of the shown image (0, 0 when empty)."""
-        pixmap = self._item.pixmap()
-        return (pixmap.height(), pixmap.width()) if not pixmap.isNull() else (0, 0)
+        image = self._item.image
+        return (image.height(), image.width()) if not image.isNull() else (0, 0)
 
     def set_image(self, pixels: np.ndarray | None, fit: bool = False) -> None:
         """Show ``pixels`` (see :func:`to_qimage`); None clears. ``fit`` re-fits the view."""
         if pixels is None:
-            self._item.setPixmap(QPixmap())
+            self._item.set_image(QImage())
             self.viewport().update()
             return
         size_changed = self.image_size != tuple(pixels.shape[:2])
-        self._item.setPixmap(QPixmap.fromImage(to_qimage(pixels)))
+        self._item.set_image(to_qimage(pixels))
         self.scene().setSceneRect(QRectF(0, 0, pixels.shape[1], pixels.shape[0]))
         if fit or size_changed:
             self.fit()
@@ -111,13 +151,7 @@ class ImageView(QGraphicsView):
         if rect.empty or pixels.shape[:2] != (height, width):
             return
         rows, cols = rect.slices()
-        patch = to_qimage(pixels[rows, cols])
-        pixmap = self._item.pixmap()
-        painter = QPainter(pixmap)
-        painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Source)
-        painter.drawImage(rect.left, rect.top, patch)
-        painter.end()
-        self._item.setPixmap(pixmap)
+        self._item.replace(rect.left, rect.top, to_qimage(pixels[rows, cols]))
 
     def fit(self) -> None:
         """Fit the whole image in the view."""
@@ -220,8 +254,7 @@ class CompareView(ImageView):
         self._clip = QGraphicsRectItem()
         self._clip.setPen(QPen(Qt.PenStyle.NoPen))
         self._clip.setFlag(QGraphicsItem.GraphicsItemFlag.ItemClipsChildrenToShape, True)
-        self._before = QGraphicsPixmapItem(self._clip)
-        self._before.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self._before = ImageItem(self._clip)
         self._divider = QGraphicsLineItem()
         pen = QPen(QColor(255, 255, 255, 220))
         pen.setCosmetic(True)
@@ -238,7 +271,7 @@ class CompareView(ImageView):
 
     def set_before(self, pixels: np.ndarray | None) -> None:
         """The original photo (same size as the edited one)."""
-        self._before.setPixmap(QPixmap() if pixels is None else QPixmap.fromImage(to_qimage(pixels)))
+        self._before.set_image(QImage() if pixels is None else to_qimage(pixels))
         self.set_split(self._split)
 
     def set_split(self, fraction: float) -> None:

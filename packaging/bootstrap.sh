@@ -59,8 +59,8 @@ install_python_packages
 cd "$root"
 case "$mode" in
   run)
-    # The desktop application arrives with issue 7; until then `run` shows the engine on a photo.
-    exec "$venv/bin/facecraft" detect "$@"
+    # The desktop application, on the given photo or session (the bundled sample photo when none).
+    exec "$venv/bin/facecraft" "$@"
     ;;
   test)
     "$venv/bin/ruff" check .
