@@ -263,6 +263,25 @@ class CompareView(ImageView):
         self.scene().addItem(self._clip)
         self.scene().addItem(self._divider)
         self._split = 0.0
+        self._boxes: list[QGraphicsRectItem] = []
+
+    def set_boxes(self, boxes: list, chosen: int) -> None:
+        """Outline faces ``(x0, y0, x1, y1)`` (image pixels); the ``chosen`` one solid, the others dashed."""
+        for item in self._boxes:
+            self.scene().removeItem(item)
+        self._boxes = []
+        for index, (x0, y0, x1, y1) in enumerate(boxes):
+            pen = QPen(QColor(80, 200, 255) if index == chosen else QColor(255, 255, 255))
+            pen.setCosmetic(True)
+            pen.setWidth(2)
+            if index != chosen:
+                pen.setStyle(Qt.PenStyle.DashLine)
+            item = QGraphicsRectItem(QRectF(x0 + 0.5, y0 + 0.5, x1 - x0, y1 - y0))
+            item.setPen(pen)
+            item.setZValue(5)
+            item.setToolTip("The face being edited" if index == chosen else "Click to edit this face")
+            self.scene().addItem(item)
+            self._boxes.append(item)
 
     @property
     def split(self) -> float:

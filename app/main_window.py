@@ -360,6 +360,14 @@ class MainWindow(QMainWindow):
 
     def _on_faces_found(self, request_id: int, faces: tuple) -> None:
         self._faces = [np.asarray(face.box) for face in faces]
+        self._show_face_boxes()
+
+    def _show_face_boxes(self) -> None:
+        """Outline every face when there are several (the chosen one highlighted); click one to switch."""
+        decomposition = self.state.decomposition
+        chosen = decomposition.face_index if decomposition is not None else 0
+        boxes = self._faces if len(self._faces) > 1 else []
+        self.photo_view.set_boxes(boxes, chosen)
 
     def _on_failed(self, request_id: int, message: str) -> None:
         self.status.setText("Decomposition failed")
@@ -389,6 +397,8 @@ class MainWindow(QMainWindow):
             self.panes[name].set_image(None)
         self.uv_view.set_image(None)
         self._uv_pixels = None
+        self._faces = []
+        self.photo_view.set_boxes([], 0)
         self._update_title()
         self._update_actions()
 
@@ -412,6 +422,7 @@ class MainWindow(QMainWindow):
             self.viewer3d.set_mode(DisplayMode.TEXTURED)
         self.photo_view.set_image(editor.edited_photo)
         self.sticker_handles.bind(self.state)
+        self._show_face_boxes()
         self._update_actions()
 
     def _on_photo_edited(self, rect: Rect) -> None:

@@ -21,6 +21,8 @@ from facecraft.core.template import FaceTemplate
 
 HISTORY_LIMIT = 200
 """Undo steps kept; the oldest are dropped beyond this."""
+HISTORY_BYTES = 768 * 2**20
+"""Memory the undo steps may hold (pixel patches, replaced layers); the oldest are dropped beyond it."""
 
 _PROPERTIES = ("name", "opacity", "visible")
 
@@ -49,6 +51,10 @@ class BrushSettings:
 class _Change:
     """One undoable step; ``undo``/``redo`` return the canvas rectangle they touched."""
 
+    def nbytes(self) -> int:
+        """Memory the step holds on to (pixels only)."""
+        return 0
+
     def undo(self, document: EditDocument) -> Rect:
         raise NotImplementedError
 
@@ -62,6 +68,9 @@ class _PixelChange(_Change):
     rect: Rect
     before: np.ndarray
     after: np.ndarray
+
+    def nbytes(self) -> int:
+        return int(self.before.nbytes + self.after.nbytes)
 
     def undo(self, document: EditDocument) -> Rect:
         self.layer.pixels[self.rect.slices()] = self.before
@@ -141,6 +150,9 @@ class _Content(_Change):
     layer: Layer
     before: tuple[np.ndarray, StickerPlacement | None, MakeupSpec | None]
     after: tuple[np.ndarray, StickerPlacement | None, MakeupSpec | None]
+
+    def nbytes(self) -> int:
+        return int(self.before[0].nbytes + self.after[0].nbytes)
 
     def _set(self, document: EditDocument, state: tuple) -> Rect:
         self.layer.pixels, self.layer.placement, self.layer.makeup = state
@@ -251,6 +263,9 @@ class EditDocument:
     def _record(self, change: _Change) -> None:
         self._undo.append(change)
         del self._undo[:-HISTORY_LIMIT]
+        total = sum(step.nbytes() for step in self._undo)
+        while len(self._undo) > 1 and total > HISTORY_BYTES:
+            total -= self._undo.pop(0).nbytes()
         self._redo.clear()
         self.revision += 1
 

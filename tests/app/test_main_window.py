@@ -125,3 +125,25 @@ def test_closing_with_unsaved_edits_asks(window, qtbot, monkeypatch):
     assert not window.close()  # cancelled: the window stays
     assert asked and "not saved" in asked[0]
     monkeypatch.setattr(QMessageBox, "warning", lambda *args, **kwargs: QMessageBox.StandardButton.Discard)
+
+
+def test_several_faces_are_outlined_and_a_click_switches(window, qtbot, tmp_path):
+    import cv2
+    from PIL import Image
+
+    rgb = load_image(ASTRONAUT).rgb
+    canvas = np.full((520, 1100, 3), 200, np.uint8)
+    canvas[4:516, 10:522] = rgb
+    canvas[40:480, 640:1080] = cv2.resize(rgb, (440, 440), interpolation=cv2.INTER_AREA)
+    photo = tmp_path / "two.png"
+    Image.fromarray(canvas).save(photo)
+    with qtbot.waitSignal(window.editor_ready, timeout=WAIT_MS):
+        window.open_photo(photo)
+    assert window.state.decomposition.face_count == 2 and window.state.decomposition.face_index == 0
+    assert len(window.photo_view._boxes) == 2
+    window.state.set_tool(Tool.NAVIGATE)
+    x0, y0, x1, y1 = window._faces[1]
+    with qtbot.waitSignal(window.editor_ready, timeout=WAIT_MS):
+        window.photo_view.clicked.emit((x0 + x1) / 2, (y0 + y1) / 2)
+    assert window.state.decomposition.face_index == 1
+    assert window.state.decomposition.face_box[0] > 600
