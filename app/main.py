@@ -68,5 +68,6 @@ def run_app(argv: Sequence[str]) -> int:
 
     QTimer.singleShot(0, open_first)
     code = app.exec()
+    window.loader.wait()
     window.runner.shutdown()
     return int(code)

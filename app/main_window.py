@@ -39,6 +39,7 @@ from facecraft.app.workers import (
     DecomposeRequest,
     DecompositionRunner,
     FitPreview,
+    PhotoLoader,
     PreparedFace,
     shaded_geometry,
 )
@@ -46,7 +47,7 @@ from facecraft.core.editing.document import BrushSettings
 from facecraft.core.editing.paint import Rect
 from facecraft.core.errors import FaceCraftError
 from facecraft.core.export import write_image
-from facecraft.core.image_io import load_image
+from facecraft.core.image_io import LoadedImage
 from facecraft.core.outputs import export_mesh, to_uint8
 from facecraft.core.render.gl import DisplayMode
 from facecraft.core.session import SUFFIX, load_session, save_session
@@ -69,9 +70,11 @@ class MainWindow(QMainWindow):
 
     Signals:
         editor_ready: a decomposition (and its editor) is shown.
+        photo_failed(str): a photo could not be read (after the dialog).
     """
 
     editor_ready = Signal()
+    photo_failed = Signal(str)
 
     def __init__(self, template: FaceTemplate, runner: DecompositionRunner, settings: QSettings) -> None:
         super().__init__()
@@ -79,12 +82,14 @@ class MainWindow(QMainWindow):
         self.runner = runner
         self.settings = settings
         self.state = EditorState(template, self)
+        self.loader = PhotoLoader(self)
         self.photo_path: Path | None = None
         self._target_fidelity: float | None = None
         self._uv_pixels: np.ndarray | None = None
         self._prepared: PreparedFace | None = None
         self._faces: list[np.ndarray] = []
         self._shown_textured = False
+        self._face_region: Rect | None = None
         self._texture_timer = QTimer(self, singleShot=True, interval=TEXTURE_REFRESH_MS)
         self._texture_timer.timeout.connect(self._push_texture)
 
@@ -239,6 +244,8 @@ class MainWindow(QMainWindow):
         runner.failed.connect(self._on_failed)
         runner.preview.connect(self._on_preview)
         runner.faces_found.connect(self._on_faces_found)
+        self.loader.loaded.connect(self._on_photo_loaded)
+        self.loader.failed.connect(self._on_photo_failed)
         state.photo_changed.connect(self._on_photo_changed)
         state.decomposition_changed.connect(self._on_decomposition_changed)
         state.photo_edited.connect(self._on_photo_edited)
@@ -269,25 +276,26 @@ class MainWindow(QMainWindow):
             self.open_photo(Path(path))
 
     def open_photo(self, path: Path, confirm: bool = False) -> bool:
-        """Open a photo and start decomposing it; False (with a dialog) when it cannot be read."""
+        """Start opening a photo (read in the background, then decomposed).
+
+        Returns False when the user cancelled at the unsaved-edits question; a file that
+        cannot be read is reported in a dialog when its reading fails.
+        """
         if confirm and not self._confirm_discard():
             return False
-        try:
-            photo = load_image(path)
-            data = Path(path).read_bytes()
-        except FaceCraftError as exc:
-            self._error("Cannot open the photo", str(exc), "Choose a JPEG, PNG, WebP, TIFF or BMP photo.")
-            return False
-        except OSError as exc:
-            self._error(
-                "Cannot open the photo", f"{path}: {exc.strerror or exc}", "Check the file and try again."
-            )
-            return False
+        self.status.setText(f"Opening {Path(path).name}…")
+        self.loader.load(Path(path))
+        return True
+
+    def _on_photo_loaded(self, load_id: int, path: Path, photo: LoadedImage, data: bytes) -> None:
         self.photo_path = Path(path)
         self._remember(Path(path))
         self.state.open_photo(photo, data)
         self._decompose(0)
-        return True
+
+    def _on_photo_failed(self, load_id: int, path: Path, message: str) -> None:
+        self._error("Cannot open the photo", message, "Choose a JPEG, PNG, WebP, TIFF or BMP photo.")
+        self.photo_failed.emit(message)
 
     def _decompose(self, face: int) -> None:
         photo = self.state.photo
@@ -398,6 +406,7 @@ class MainWindow(QMainWindow):
         self.uv_view.set_image(None)
         self._uv_pixels = None
         self._faces = []
+        self._face_region = None
         self.photo_view.set_boxes([], 0)
         self._update_title()
         self._update_actions()
@@ -420,7 +429,12 @@ class MainWindow(QMainWindow):
         if not self._shown_textured:  # the first face: show it textured, then keep the user's choice
             self._shown_textured = True
             self.viewer3d.set_mode(DisplayMode.TEXTURED)
-        self.photo_view.set_image(editor.edited_photo)
+        # only the face changes between decompositions of one photo: patch the old and new face areas
+        region = editor.surface.region
+        for rect in (self._face_region, region):
+            if rect is not None:
+                self.photo_view.update_region(editor.edited_photo, rect)
+        self._face_region = region
         self.sticker_handles.bind(self.state)
         self._show_face_boxes()
         self._update_actions()

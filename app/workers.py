@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -28,7 +29,7 @@ from facecraft.core.detection import DetectedFace
 from facecraft.core.editor import FaceEditor
 from facecraft.core.errors import FaceCraftError
 from facecraft.core.fitting import FitCancelled, FitProgress, decode_state
-from facecraft.core.image_io import LoadedImage, to_rgb8
+from facecraft.core.image_io import LoadedImage, load_image, to_rgb8
 from facecraft.core.outputs import to_uint8
 
 PREVIEW_INTERVAL_S = 0.4
@@ -296,3 +297,56 @@ def shaded_geometry(editor: FaceEditor) -> np.ndarray:
     lit = to_uint8(np.repeat(grey, 3, axis=-1))
     picture[rows, cols] = np.where(surface.covered[..., None], lit, picture[rows, cols])
     return picture
+
+
+class PhotoLoader(QObject):
+    """Reads photo files off the GUI thread (a 24-megapixel JPEG takes ~0.25 s to decode).
+
+    Each :meth:`load` runs in its own short thread; only the newest load's result is
+    delivered, so opening another photo while one is loading simply supersedes it.
+
+    Signals:
+        loaded(int, object, object, bytes): load id, path, the LoadedImage, the file's bytes.
+        failed(int, object, str): load id, path, a message for the user.
+    """
+
+    loaded = Signal(int, object, object, bytes)
+    failed = Signal(int, object, str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._ids = itertools.count(1)
+        self._latest = 0
+        self._threads: list[threading.Thread] = []
+
+    def load(self, path: Path) -> int:
+        """Start reading ``path``; returns the load's id."""
+        load_id = next(self._ids)
+        self._latest = load_id
+        thread = threading.Thread(
+            target=self._read, args=(load_id, Path(path)), name="facecraft-load", daemon=True
+        )
+        self._threads = [t for t in self._threads if t.is_alive()] + [thread]
+        thread.start()
+        return load_id
+
+    def wait(self, timeout: float = 30.0) -> None:
+        """Wait for running loads to finish (tests, shutdown)."""
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads = []
+
+    def _read(self, load_id: int, path: Path) -> None:
+        try:
+            photo = load_image(path)
+            data = path.read_bytes()
+        except FaceCraftError as exc:
+            message = str(exc)
+        except OSError as exc:
+            message = f"{path}: {exc.strerror or exc}"
+        else:
+            if load_id == self._latest:
+                self.loaded.emit(load_id, path, photo, data)
+            return
+        if load_id == self._latest:
+            self.failed.emit(load_id, path, message)

@@ -30,6 +30,7 @@ def window(qtbot, tmp_path, monkeypatch):
     window.show()
     yield window
     window.close()
+    window.loader.wait()
     window.runner.shutdown()
 
 
@@ -89,13 +90,15 @@ def test_painting_on_the_photo_paints_the_face(window, qtbot):
     assert window.undo_action.isEnabled()
 
 
-def test_an_unreadable_file_is_a_dialog_not_a_traceback(window, tmp_path, monkeypatch):
+def test_an_unreadable_file_is_a_dialog_not_a_traceback(window, qtbot, tmp_path, monkeypatch):
     shown = []
     monkeypatch.setattr(QMessageBox, "exec", lambda box: shown.append((box.windowTitle(), box.text())) or 0)
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(b"garbage")
-    assert not window.open_photo(broken)
+    with qtbot.waitSignal(window.photo_failed, timeout=10_000):
+        window.open_photo(broken)
     assert shown and shown[0][0] == "Cannot open the photo" and "broken.jpg" in shown[0][1]
+    assert window.state.photo is None
 
 
 def test_a_photo_without_a_face_says_so(window, qtbot, tmp_path, monkeypatch):
@@ -147,3 +150,28 @@ def test_several_faces_are_outlined_and_a_click_switches(window, qtbot, tmp_path
         window.photo_view.clicked.emit((x0 + x1) / 2, (y0 + y1) / 2)
     assert window.state.decomposition.face_index == 1
     assert window.state.decomposition.face_box[0] > 600
+
+
+def test_brush_folder_and_layout_persist_between_runs(qtbot, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args, **kwargs: QMessageBox.StandardButton.Discard)
+    path = str(tmp_path / "settings.ini")
+    first = build_window(QSettings(path, QSettings.Format.IniFormat))
+    qtbot.addWidget(first)
+    brush = replace(first.state.brush, radius=33.0, colour=(0.1, 0.6, 0.3), hardness=0.25)
+    first.state.set_brush(brush)
+    first.settings.setValue("last_folder", str(tmp_path))
+    first.docks["Layers"].hide()
+    first.close()
+    first.runner.shutdown()
+
+    second = build_window(QSettings(path, QSettings.Format.IniFormat))
+    qtbot.addWidget(second)
+    assert second.state.brush.radius == 33.0 and second.state.brush.hardness == 0.25
+    assert np.allclose(second.state.brush.colour, (0.1, 0.6, 0.3))
+    assert second.tool_panel.brush_size.value() == 33
+    assert second._last_folder() == str(tmp_path)
+    assert not second.docks["Layers"].isVisibleTo(second)
+    second.close()
+    second.runner.shutdown()
