@@ -132,15 +132,19 @@ class ImageView(QGraphicsView):
         image = self._item.image
         return (image.height(), image.width()) if not image.isNull() else (0, 0)
 
-    def set_image(self, pixels: np.ndarray | None, fit: bool = False) -> None:
-        """Show ``pixels`` (see :func:`to_qimage`); None clears. ``fit`` re-fits the view."""
+    def set_image(self, pixels: np.ndarray | QImage | None, fit: bool = False) -> None:
+        """Show ``pixels`` (see :func:`to_qimage`; a QImage is shared, not copied); None clears.
+
+        ``fit`` re-fits the view.
+        """
         if pixels is None:
             self._item.set_image(QImage())
             self.viewport().update()
             return
-        size_changed = self.image_size != tuple(pixels.shape[:2])
-        self._item.set_image(to_qimage(pixels))
-        self.scene().setSceneRect(QRectF(0, 0, pixels.shape[1], pixels.shape[0]))
+        image = pixels if isinstance(pixels, QImage) else to_qimage(pixels)
+        size_changed = self.image_size != (image.height(), image.width())
+        self._item.set_image(image)
+        self.scene().setSceneRect(QRectF(0, 0, image.width(), image.height()))
         if fit or size_changed:
             self.fit()
 
@@ -288,9 +292,11 @@ class CompareView(ImageView):
         """Fraction of the width showing the original (0 = all edited)."""
         return self._split
 
-    def set_before(self, pixels: np.ndarray | None) -> None:
-        """The original photo (same size as the edited one)."""
-        self._before.set_image(QImage() if pixels is None else to_qimage(pixels))
+    def set_before(self, pixels: np.ndarray | QImage | None) -> None:
+        """The original photo (same size as the edited one; a QImage is shared, not copied)."""
+        if pixels is None:
+            pixels = QImage()
+        self._before.set_image(pixels if isinstance(pixels, QImage) else to_qimage(pixels))
         self.set_split(self._split)
 
     def set_split(self, fraction: float) -> None:

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from facecraft import __version__
 from facecraft.app.fidelity_panel import FidelityPanel
-from facecraft.app.image_view import CompareView, ImageView
+from facecraft.app.image_view import CompareView, ImageView, to_qimage
 from facecraft.app.layer_panel import LayerPanel
 from facecraft.app.state import EditorState, Tool
 from facecraft.app.sticker_handles import StickerHandles
@@ -398,9 +398,10 @@ class MainWindow(QMainWindow):
         photo = self.state.photo
         if photo is None:
             return
-        self.photo_view.set_image(photo.original, fit=True)
-        self.photo_view.set_before(photo.original)
-        self.panes["Input"].set_image(photo.original, fit=True)
+        image = to_qimage(photo.original)  # one copy, shared by the three views (copied on first edit)
+        self.photo_view.set_image(image, fit=True)
+        self.photo_view.set_before(image)
+        self.panes["Input"].set_image(image, fit=True)
         for name in ("Reconstruction", "Albedo", "Shape", "Shading"):
             self.panes[name].set_image(None)
         self.uv_view.set_image(None)
