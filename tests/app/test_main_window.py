@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QMessageBox
 
 from facecraft.app.main import build_window
@@ -175,3 +175,109 @@ def test_brush_folder_and_layout_persist_between_runs(qtbot, tmp_path, monkeypat
     assert not second.docks["Layers"].isVisibleTo(second)
     second.close()
     second.runner.shutdown()
+
+
+def test_painting_on_the_3d_view_reaches_the_photo(window, qtbot):
+    open_sample(window, qtbot)
+    window.state.set_tool(Tool.BRUSH)
+    window.viewer3d.stroke_started.emit(0.40, 0.62)
+    for u in np.linspace(0.40, 0.60, 10):
+        window.viewer3d.stroke_moved.emit(float(u), 0.62)
+    window.viewer3d.stroke_finished.emit()
+    assert changed_pixels(window) > 20
+    # a press off the face starts nothing on the canvas but must not fail
+    window.viewer3d.stroke_started.emit(float("nan"), float("nan"))
+    window.viewer3d.stroke_finished.emit()
+
+
+def test_sticker_handles_move_scale_and_rotate_as_one_undo_step_each(window, qtbot):
+    from PySide6.QtCore import QEvent, QPointF
+    from PySide6.QtWidgets import QGraphicsSceneMouseEvent
+
+    open_sample(window, qtbot)
+    window.tabs.setCurrentWidget(window.uv_view)
+    window.state.set_tool(Tool.STICKER)
+    window.tool_panel.place_sticker_button.click()
+    layer = window.state.active_layer
+    handles = window.sticker_handles
+    assert handles.isVisible()
+    start = layer.placement
+    height, width = window.state.editor.canvas_size
+
+    def drag(from_point: QPointF, to_point: QPointF) -> None:
+        for kind, point in (
+            (QEvent.Type.GraphicsSceneMousePress, from_point),
+            (QEvent.Type.GraphicsSceneMouseMove, to_point),
+            (QEvent.Type.GraphicsSceneMouseRelease, to_point),
+        ):
+            event = QGraphicsSceneMouseEvent(kind)
+            event.setScenePos(point)
+            event.setButton(Qt.MouseButton.LeftButton)
+            {
+                QEvent.Type.GraphicsSceneMousePress: handles.mousePressEvent,
+                QEvent.Type.GraphicsSceneMouseMove: handles.mouseMoveEvent,
+                QEvent.Type.GraphicsSceneMouseRelease: handles.mouseReleaseEvent,
+            }[kind](event)
+
+    centre = QPointF(start.centre[0] * width, start.centre[1] * height)
+    drag(centre, centre + QPointF(50.0, -20.0))  # move
+    moved = layer.placement
+    assert moved.centre[0] == pytest.approx(start.centre[0] + 50.0 / width)
+    assert moved.centre[1] == pytest.approx(start.centre[1] - 20.0 / height)
+    corners, knob = handles._corners()
+    new_centre = QPointF(moved.centre[0] * width, moved.centre[1] * height)
+    drag(corners[2], new_centre + (corners[2] - new_centre) * 1.5)  # scale by 1.5
+    assert layer.placement.width == pytest.approx(moved.width * 1.5, rel=1e-3)
+    corners, knob = handles._corners()
+    drag(knob, QPointF(new_centre.x() - (knob.y() - new_centre.y()) * -1.0, new_centre.y()))  # a quarter turn
+    assert abs(abs(layer.placement.rotation - moved.rotation) - 90.0) < 1.0
+    for _ in range(3):
+        window.state.undo()
+    assert layer.placement == start
+
+
+def test_missing_weights_say_what_to_do(qtbot, tmp_path, monkeypatch):
+    from facecraft.app.main_window import MainWindow
+    from facecraft.app.workers import DecompositionRunner, prepare_face
+    from facecraft.core.errors import ResourceError
+    from facecraft.core.template import load_template
+
+    shown = []
+    monkeypatch.setattr(
+        QMessageBox, "exec", lambda box: shown.append(box.text() + " | " + box.informativeText())
+    )
+
+    def broken_weights():
+        raise ResourceError("facecraft.pt: the model weights are corrupt")
+
+    runner = DecompositionRunner(broken_weights, postprocess=prepare_face)
+    window = MainWindow(
+        load_template(), runner, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    )
+    qtbot.addWidget(window)
+    with qtbot.waitSignal(runner.failed, timeout=WAIT_MS):
+        window.open_photo(ASTRONAUT)
+    qtbot.waitUntil(lambda: bool(shown), timeout=5000)
+    assert "weights are corrupt" in shown[0] and "Reinstall" in shown[0]
+    window.close()
+    window.loader.wait()
+    runner.shutdown()
+
+
+def test_a_photo_dropped_on_the_window_opens(window, qtbot):
+    from PySide6.QtCore import QMimeData, QPoint, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(ASTRONAUT))])
+    event = QDropEvent(
+        QPoint(10, 10),
+        Qt.DropAction.CopyAction,
+        data,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    with qtbot.waitSignal(window.editor_ready, timeout=WAIT_MS):
+        window.dropEvent(event)
+    assert window.photo_path == ASTRONAUT
+    assert str(ASTRONAUT) in window._recent()
