@@ -50,7 +50,7 @@ from facecraft.core.export import write_image
 from facecraft.core.image_io import LoadedImage
 from facecraft.core.outputs import export_mesh, to_uint8
 from facecraft.core.render.gl import DisplayMode
-from facecraft.core.session import SUFFIX, load_session, save_session
+from facecraft.core.session import SUFFIX, LoadedSession, save_session
 from facecraft.core.template import FaceTemplate
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.tif *.tiff *.bmp);;All files (*)"
@@ -246,6 +246,7 @@ class MainWindow(QMainWindow):
         runner.faces_found.connect(self._on_faces_found)
         self.loader.loaded.connect(self._on_photo_loaded)
         self.loader.failed.connect(self._on_photo_failed)
+        self.loader.session_loaded.connect(self._on_session_loaded)
         state.photo_changed.connect(self._on_photo_changed)
         state.decomposition_changed.connect(self._on_decomposition_changed)
         state.photo_edited.connect(self._on_photo_edited)
@@ -294,7 +295,14 @@ class MainWindow(QMainWindow):
         self._decompose(0)
 
     def _on_photo_failed(self, load_id: int, path: Path, message: str) -> None:
-        self._error("Cannot open the photo", message, "Choose a JPEG, PNG, WebP, TIFF or BMP photo.")
+        if Path(path).suffix == SUFFIX:
+            self._error(
+                "Cannot open the session",
+                message,
+                "The file may be damaged or from another program; open the photo instead.",
+            )
+        else:
+            self._error("Cannot open the photo", message, "Choose a JPEG, PNG, WebP, TIFF or BMP photo.")
         self.photo_failed.emit(message)
 
     def _decompose(self, face: int) -> None:
@@ -322,29 +330,21 @@ class MainWindow(QMainWindow):
             self.open_session(Path(path))
 
     def open_session(self, path: Path) -> bool:
-        try:
-            session = load_session(path)
-        except FaceCraftError as exc:
-            self._error(
-                "Cannot open the session",
-                str(exc),
-                "The file may be damaged or from another program; open the photo instead.",
-            )
-            return False
+        """Start opening a session (read and prepared in the background); problems go to a dialog."""
+        self.status.setText(f"Opening {Path(path).name}…")
+        self.loader.load_session(Path(path), self.template)
+        return True
+
+    def _on_session_loaded(
+        self, load_id: int, path: Path, session: LoadedSession, prepared: PreparedFace
+    ) -> None:
         self.runner.cancel()
         self.photo_path = None
         self._remember(path)
-        self.state.open_session(
-            session.photo,
-            session.photo_bytes,
-            session.decomposition,
-            session.layers,
-            session.canvas_size,
-            session.lighting,
-            path,
-        )
+        self._prepared = prepared
+        self.state.open_session(session.photo, session.photo_bytes, prepared.editor, path)
+        self.status.setText(f"Opened {Path(path).name}")
         self.editor_ready.emit()
-        return True
 
     # -- runner results ---------------------------------------------------------------------------
 

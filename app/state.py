@@ -131,24 +131,12 @@ class EditorState(QObject):
         self.layers_changed.emit()
         self.history_changed.emit()
 
-    def open_session(
-        self,
-        photo: LoadedImage,
-        photo_bytes: bytes,
-        decomposition: Decomposition,
-        layers: list[Layer],
-        canvas_size: tuple[int, int],
-        lighting: np.ndarray | None,
-        path: Path,
-    ) -> None:
-        """Resume a saved session: its photo, decomposition and layers."""
+    def open_session(self, photo: LoadedImage, photo_bytes: bytes, editor: FaceEditor, path: Path) -> None:
+        """Resume a saved session: its photo, and an editor holding its decomposition and layers."""
         self.open_photo(photo, photo_bytes)
         self.session_path = path
-        self.set_decomposition(decomposition, EditDocument(canvas_size, self.template, layers))
-        if lighting is not None and self.editor is not None:
-            self.editor.relight(lighting)
-            self.photo_edited.emit(Rect(0, 0, *self.editor.photo.shape[:2]))
-        self._saved_revision = self.document.revision if self.document else 0
+        self.set_editor(editor)
+        self._saved_revision = editor.document.revision
         self.history_changed.emit()
 
     def set_decomposition(self, decomposition: Decomposition, document: EditDocument | None = None) -> None:

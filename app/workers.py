@@ -26,11 +26,14 @@ from facecraft.app.viewer3d import viewer_lighting
 from facecraft.core.composite import shading_under
 from facecraft.core.decompose import Decomposer, Decomposition
 from facecraft.core.detection import DetectedFace
+from facecraft.core.editing.document import EditDocument
 from facecraft.core.editor import FaceEditor
 from facecraft.core.errors import FaceCraftError
 from facecraft.core.fitting import FitCancelled, FitProgress, decode_state
 from facecraft.core.image_io import LoadedImage, load_image, to_rgb8
 from facecraft.core.outputs import to_uint8
+from facecraft.core.session import load_session
+from facecraft.core.template import FaceTemplate
 
 PREVIEW_INTERVAL_S = 0.4
 """Least time between two live previews of a running fit."""
@@ -307,11 +310,14 @@ class PhotoLoader(QObject):
 
     Signals:
         loaded(int, object, object, bytes): load id, path, the LoadedImage, the file's bytes.
+        session_loaded(int, object, object, object): load id, path, the LoadedSession, and a
+            :class:`PreparedFace` whose editor holds the session's layers (and relighting).
         failed(int, object, str): load id, path, a message for the user.
     """
 
     loaded = Signal(int, object, object, bytes)
     failed = Signal(int, object, str)
+    session_loaded = Signal(int, object, object, object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -320,15 +326,40 @@ class PhotoLoader(QObject):
         self._threads: list[threading.Thread] = []
 
     def load(self, path: Path) -> int:
-        """Start reading ``path``; returns the load's id."""
+        """Start reading the photo ``path``; returns the load's id."""
+        return self._start(self._read, Path(path))
+
+    def load_session(self, path: Path, template: FaceTemplate) -> int:
+        """Start reading the session ``path`` and preparing its editor; returns the load's id."""
+        return self._start(self._read_session, Path(path), template)
+
+    def _start(self, target: Callable[..., None], *args: object) -> int:
         load_id = next(self._ids)
         self._latest = load_id
-        thread = threading.Thread(
-            target=self._read, args=(load_id, Path(path)), name="facecraft-load", daemon=True
-        )
+        thread = threading.Thread(target=target, args=(load_id, *args), name="facecraft-load", daemon=True)
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
         return load_id
+
+    def _read_session(self, load_id: int, path: Path, template: FaceTemplate) -> None:
+        try:
+            session = load_session(path)
+            document = EditDocument(session.canvas_size, template, session.layers)
+            editor = FaceEditor(session.photo.original, session.decomposition, template, document=document)
+            if session.lighting is not None:
+                editor.relight(session.lighting)
+            editor.base_albedo()
+            prepared = PreparedFace(editor, editor.reconstruction()[0], shaded_geometry(editor))
+        except FaceCraftError as exc:
+            message = str(exc)
+        except ValueError as exc:  # a session whose parts do not fit together
+            message = f"{path}: the session is damaged ({exc})"
+        else:
+            if load_id == self._latest:
+                self.session_loaded.emit(load_id, path, session, prepared)
+            return
+        if load_id == self._latest:
+            self.failed.emit(load_id, path, message)
 
     def wait(self, timeout: float = 30.0) -> None:
         """Wait for running loads to finish (tests, shutdown)."""

@@ -281,3 +281,28 @@ def test_a_photo_dropped_on_the_window_opens(window, qtbot):
         window.dropEvent(event)
     assert window.photo_path == ASTRONAUT
     assert str(ASTRONAUT) in window._recent()
+
+
+def test_a_saved_session_reopens_with_its_edits(window, qtbot, tmp_path, monkeypatch):
+    open_sample(window, qtbot)
+    window.state.add_makeup()
+    window.state.set_tool(Tool.STICKER)
+    window.tool_panel.place_sticker_button.click()
+    edited = window.state.editor.edited_photo.copy()
+    session = tmp_path / "face.facecraft"
+    assert window.save_session(session)
+    window.state.undo()  # an unsaved change, discarded when the session is reopened
+    with qtbot.waitSignal(window.editor_ready, timeout=WAIT_MS):
+        window.open_session(session)
+    assert len(window.state.document.layers) == 2
+    assert np.array_equal(window.state.editor.edited_photo, edited)
+    assert not window.isWindowModified() and "face.facecraft" in window.windowTitle()
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: shown.append(box.windowTitle() + ": " + box.text()))
+    damaged = tmp_path / "damaged.facecraft"
+    damaged.write_bytes(session.read_bytes()[:1000])
+    with qtbot.waitSignal(window.photo_failed, timeout=10_000):
+        window.open_session(damaged)
+    assert shown and shown[0].startswith("Cannot open the session") and "damaged.facecraft" in shown[0]
+    assert np.array_equal(window.state.editor.edited_photo, edited)  # the open session is untouched
