@@ -9,12 +9,14 @@ thread only swaps them in.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QFileDialog,
     QLabel,
@@ -38,6 +40,7 @@ from facecraft.app.viewer3d import FaceViewer3D, viewer_lighting
 from facecraft.app.workers import (
     DecomposeRequest,
     DecompositionRunner,
+    FileJobs,
     FitPreview,
     PhotoLoader,
     PreparedFace,
@@ -45,7 +48,6 @@ from facecraft.app.workers import (
 )
 from facecraft.core.editing.document import BrushSettings
 from facecraft.core.editing.paint import Rect
-from facecraft.core.errors import FaceCraftError
 from facecraft.core.export import write_image
 from facecraft.core.image_io import LoadedImage
 from facecraft.core.outputs import export_mesh, to_uint8
@@ -71,10 +73,12 @@ class MainWindow(QMainWindow):
     Signals:
         editor_ready: a decomposition (and its editor) is shown.
         photo_failed(str): a photo could not be read (after the dialog).
+        file_written(str, str, bool): a session, image or mesh write ended (kind, path, success).
     """
 
     editor_ready = Signal()
     photo_failed = Signal(str)
+    file_written = Signal(str, str, bool)
 
     def __init__(self, template: FaceTemplate, runner: DecompositionRunner, settings: QSettings) -> None:
         super().__init__()
@@ -83,6 +87,7 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.state = EditorState(template, self)
         self.loader = PhotoLoader(self)
+        self.files = FileJobs(self)
         self.photo_path: Path | None = None
         self._target_fidelity: float | None = None
         self._uv_pixels: np.ndarray | None = None
@@ -247,6 +252,7 @@ class MainWindow(QMainWindow):
         self.loader.loaded.connect(self._on_photo_loaded)
         self.loader.failed.connect(self._on_photo_failed)
         self.loader.session_loaded.connect(self._on_session_loaded)
+        self.files.finished.connect(self._on_file_written)
         state.photo_changed.connect(self._on_photo_changed)
         state.decomposition_changed.connect(self._on_decomposition_changed)
         state.photo_edited.connect(self._on_photo_edited)
@@ -529,12 +535,12 @@ class MainWindow(QMainWindow):
 
     # -- saving and export ------------------------------------------------------------------------
 
-    def save(self) -> bool:
+    def save(self, wait: bool = False) -> bool:
         if self.state.session_path is None:
-            return self.save_as()
-        return self.save_session(self.state.session_path)
+            return self.save_as(wait)
+        return self.save_session(self.state.session_path, wait)
 
-    def save_as(self) -> bool:
+    def save_as(self, wait: bool = False) -> bool:
         if self.state.editor is None:
             return False
         suggested = str(Path(self._last_folder()) / f"{self._stem()}{SUFFIX}")
@@ -544,31 +550,24 @@ class MainWindow(QMainWindow):
         path = Path(path)
         if path.suffix != SUFFIX:
             path = path.with_suffix(SUFFIX)
-        return self.save_session(path)
+        return self.save_session(path, wait)
 
-    def save_session(self, path: Path) -> bool:
+    def save_session(self, path: Path, wait: bool = False) -> bool:
+        """Save the session in the background (with ``wait``, before returning); False if not started."""
         state, editor = self.state, self.state.editor
         if editor is None or state.photo is None:
             return False
         name = self.photo_path.name if self.photo_path is not None else f"photo.{state.photo.format.lower()}"
         lighting = editor.lighting if editor.compositor.relit else None
-        try:
-            save_session(
-                path,
-                state.photo_bytes,
-                name,
-                editor.decomposition,
-                editor.document.layers,
-                editor.canvas_size,
-                lighting,
-            )
-        except FaceCraftError as exc:
-            self._error("Cannot save the session", str(exc), "Choose another folder; your edits are kept.")
-            return False
-        state.mark_saved(path)
-        self._remember_folder(path)
-        self.status.setText(f"Saved {path.name}")
-        return True
+        layers = [replace(layer, pixels=layer.pixels.copy()) for layer in editor.document.layers]
+        photo_bytes, decomposition, canvas = state.photo_bytes, editor.decomposition, editor.canvas_size
+        revision = editor.document.revision
+
+        def job() -> int:
+            save_session(path, photo_bytes, name, decomposition, layers, canvas, lighting)
+            return revision
+
+        return self._write("session", Path(path), job, wait)
 
     def choose_image_export(self) -> None:
         if self.state.editor is None:
@@ -580,20 +579,15 @@ class MainWindow(QMainWindow):
         if path:
             self.export_image(Path(path))
 
-    def export_image(self, path: Path) -> bool:
+    def export_image(self, path: Path, wait: bool = False) -> bool:
+        """Write the edited photo in the background; False if not started."""
         editor = self.state.editor
         if editor is None:
             return False
         if path.suffix.lower() not in (".png", ".jpg", ".jpeg"):
             path = path.with_suffix(".png")
-        try:
-            write_image(path, editor.edited_photo)
-        except FaceCraftError as exc:
-            self._error("Cannot export the image", str(exc), "Choose another folder; your edits are kept.")
-            return False
-        self._remember_folder(path)
-        self.status.setText(f"Exported {path.name}")
-        return True
+        pixels = editor.edited_photo.copy()
+        return self._write("image", path, lambda: write_image(path, pixels), wait)
 
     def choose_mesh_export(self) -> None:
         if self.state.editor is None:
@@ -603,22 +597,49 @@ class MainWindow(QMainWindow):
         if path:
             self.export_mesh(Path(path))
 
-    def export_mesh(self, path: Path) -> bool:
+    def export_mesh(self, path: Path, wait: bool = False) -> bool:
+        """Write the textured mesh (OBJ + MTL + PNG) in the background; False if not started."""
         editor = self.state.editor
         if editor is None:
             return False
         if path.suffix.lower() != ".obj":
             path = path.with_suffix(".obj")
-        try:
-            files = export_mesh(
-                path, editor.decomposition.shape, to_uint8(editor.edited_albedo()), self.template
-            )
-        except FaceCraftError as exc:
-            self._error("Cannot export the mesh", str(exc), "Choose another folder; your edits are kept.")
+        texture = to_uint8(editor.edited_albedo())
+        shape = editor.decomposition.shape
+        return self._write("mesh", path, lambda: export_mesh(path, shape, texture, self.template), wait)
+
+    def _write(self, kind: str, path: Path, job: object, wait: bool) -> bool:
+        if not self.files.run(kind, path, job):  # type: ignore[arg-type]
+            self.status.setText("Still writing the previous file; try again in a moment")
             return False
-        self._remember_folder(path)
-        self.status.setText(f"Exported {files.obj.name}, {files.mtl.name} and {files.texture.name}")
+        self.status.setText(f"Writing {path.name}…")
+        self._update_actions()
+        if wait:
+            self.files.wait()
+            QApplication.processEvents()
         return True
+
+    def _on_file_written(self, kind: str, path: Path, result: object, error: str) -> None:
+        self._update_actions()
+        titles = {
+            "session": "Cannot save the session",
+            "image": "Cannot export the image",
+            "mesh": "Cannot export the mesh",
+        }
+        if error:
+            self._error(titles[kind], error, "Choose another folder; your edits are kept.")
+            self.file_written.emit(kind, str(path), False)
+            return
+        self._remember_folder(path)
+        if kind == "session":
+            self.state.mark_saved(path, int(result))  # type: ignore[call-overload]
+            self.status.setText(f"Saved {path.name}")
+        elif kind == "mesh":
+            files = result
+            self.status.setText(f"Exported {files.obj.name}, {files.mtl.name} and {files.texture.name}")  # type: ignore[attr-defined]
+        else:
+            self.status.setText(f"Exported {path.name}")
+        self.file_written.emit(kind, str(path), True)
 
     # -- window -----------------------------------------------------------------------------------
 
@@ -665,7 +686,13 @@ class MainWindow(QMainWindow):
             QMessageBox.StandardButton.Save,
         )
         if answer == QMessageBox.StandardButton.Save:
-            return self.save()
+            # the user is leaving this photo: write the session before going on
+            QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+            try:
+                started = self.save(wait=True)
+            finally:
+                QApplication.restoreOverrideCursor()
+            return started and not self.state.modified
         return answer == QMessageBox.StandardButton.Discard
 
     def _error(self, title: str, message: str, advice: str) -> None:
@@ -687,6 +714,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self._save_settings()
+        self.files.wait()
         self.runner.cancel()
         self.viewer3d.cleanup()
         event.accept()

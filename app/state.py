@@ -178,9 +178,12 @@ class EditorState(QObject):
         document = self.document
         return document is not None and document.revision != self._saved_revision
 
-    def mark_saved(self, path: Path) -> None:
+    def mark_saved(self, path: Path, revision: int | None = None) -> None:
+        """The session at ``path`` holds the document as it was at ``revision`` (default: now)."""
         self.session_path = path
-        self._saved_revision = self.document.revision if self.document else 0
+        if revision is None:
+            revision = self.document.revision if self.document else 0
+        self._saved_revision = revision
         self.history_changed.emit()
 
     # -- layers -----------------------------------------------------------------------------------

@@ -381,3 +381,51 @@ class PhotoLoader(QObject):
             return
         if load_id == self._latest:
             self.failed.emit(load_id, path, message)
+
+
+class FileJobs(QObject):
+    """Writes files (exports, sessions) off the GUI thread, one at a time.
+
+    The caller snapshots what it writes (copies of the pixels and layers) before
+    calling :meth:`run`, so the user can keep editing while the file is written.
+
+    Signals:
+        finished(str, object, object, str): the job's kind, its path, what the job
+            returned, and an error message ("" on success).
+    """
+
+    finished = Signal(str, object, object, str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def busy(self) -> bool:
+        """Whether a file is being written."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def run(self, kind: str, path: Path, job: Callable[[], object]) -> bool:
+        """Start ``job`` (which writes ``path``); False when another file is still being written."""
+        if self.busy:
+            return False
+        self._thread = threading.Thread(
+            target=self._work, args=(kind, path, job), name="facecraft-write", daemon=True
+        )
+        self._thread.start()
+        return True
+
+    def wait(self, timeout: float = 120.0) -> None:
+        """Wait for the file being written (before quitting, and in tests)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _work(self, kind: str, path: Path, job: Callable[[], object]) -> None:
+        try:
+            result = job()
+        except FaceCraftError as exc:
+            self.finished.emit(kind, path, None, str(exc))
+        except Exception as exc:  # reported, never lost: the edits stay in memory
+            self.finished.emit(kind, path, None, f"{path}: {type(exc).__name__}: {exc}")
+        else:
+            self.finished.emit(kind, path, result, "")

@@ -66,15 +66,35 @@ def test_open_sticker_undo_redo_export(window, qtbot, tmp_path):
     assert np.array_equal(window.state.editor.edited_photo, edited)
 
     image = tmp_path / "out" / "edited.png"
-    assert window.export_image(image)
+    with qtbot.waitSignal(window.file_written, timeout=WAIT_MS) as written:
+        assert window.export_image(image)  # written in the background
+    assert written.args == ["image", str(image), True]
     assert np.array_equal(load_image(image).original, edited)
     mesh = tmp_path / "out" / "face.obj"
-    assert window.export_mesh(mesh)
+    assert window.export_mesh(mesh, wait=True)
     assert (tmp_path / "out" / "face.mtl").is_file() and (tmp_path / "out" / "face_albedo.png").is_file()
 
     session = tmp_path / "face.facecraft"
-    assert window.save_session(session)
+    assert window.save_session(session, wait=True)
     assert not window.isWindowModified()
+
+
+def test_a_failed_export_keeps_the_edits(window, qtbot, tmp_path, monkeypatch):
+    open_sample(window, qtbot)
+    window.state.add_makeup()
+    edited = window.state.editor.edited_photo.copy()
+    shown = []
+    monkeypatch.setattr(
+        QMessageBox, "exec", lambda box: shown.append(box.text() + " | " + box.informativeText())
+    )
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with qtbot.waitSignal(window.file_written, timeout=WAIT_MS) as written:
+        window.export_image(blocker / "edited.png")
+    assert written.args[2] is False
+    assert shown and "your edits are kept" in shown[0]
+    assert np.array_equal(window.state.editor.edited_photo, edited) and window.isWindowModified()
+    assert window.export_image(tmp_path / "ok.png", wait=True) and (tmp_path / "ok.png").is_file()
 
 
 def test_painting_on_the_photo_paints_the_face(window, qtbot):
@@ -290,7 +310,7 @@ def test_a_saved_session_reopens_with_its_edits(window, qtbot, tmp_path, monkeyp
     window.tool_panel.place_sticker_button.click()
     edited = window.state.editor.edited_photo.copy()
     session = tmp_path / "face.facecraft"
-    assert window.save_session(session)
+    assert window.save_session(session, wait=True)
     window.state.undo()  # an unsaved change, discarded when the session is reopened
     with qtbot.waitSignal(window.editor_ready, timeout=WAIT_MS):
         window.open_session(session)
