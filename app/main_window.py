@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
@@ -33,6 +33,7 @@ from facecraft import __version__
 from facecraft.app.fidelity_panel import FidelityPanel
 from facecraft.app.image_view import CompareView, ImageView, to_qimage
 from facecraft.app.layer_panel import LayerPanel
+from facecraft.app.preferences import Preferences
 from facecraft.app.state import EditorState, Tool
 from facecraft.app.sticker_handles import StickerHandles
 from facecraft.app.tool_panel import ToolPanel
@@ -46,7 +47,6 @@ from facecraft.app.workers import (
     PreparedFace,
     shaded_geometry,
 )
-from facecraft.core.editing.document import BrushSettings
 from facecraft.core.editing.paint import Rect
 from facecraft.core.export import write_image
 from facecraft.core.image_io import LoadedImage
@@ -57,7 +57,6 @@ from facecraft.core.template import FaceTemplate
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.tif *.tiff *.bmp);;All files (*)"
 SESSION_FILTER = f"FaceCraft sessions (*{SUFFIX})"
-RECENT_LIMIT = 8
 TEXTURE_REFRESH_MS = 60
 """The 3D view's texture is re-uploaded at most this often while painting."""
 
@@ -84,7 +83,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.template = template
         self.runner = runner
-        self.settings = settings
+        self.preferences = Preferences(settings)
         self.state = EditorState(template, self)
         self.loader = PhotoLoader(self)
         self.files = FileJobs(self)
@@ -738,22 +737,17 @@ class MainWindow(QMainWindow):
     # -- settings ---------------------------------------------------------------------------------
 
     def _last_folder(self) -> str:
-        return str(self.settings.value("last_folder", str(Path.home())))
+        return self.preferences.last_folder
 
     def _remember_folder(self, path: Path) -> None:
-        self.settings.setValue("last_folder", str(Path(path).parent))
+        self.preferences.remember_folder(path)
 
     def _remember(self, path: Path) -> None:
-        self._remember_folder(path)
-        recent = [str(path)] + [p for p in self._recent() if p != str(path)]
-        self.settings.setValue("recent_files", recent[:RECENT_LIMIT])
+        self.preferences.remember_file(path)
         self._rebuild_recent_menu()
 
     def _recent(self) -> list[str]:
-        value = self.settings.value("recent_files", [])
-        if isinstance(value, str):
-            value = [value]
-        return [str(v) for v in value or []]
+        return self.preferences.recent_files
 
     def _rebuild_recent_menu(self) -> None:
         if self.recent_menu is None:
@@ -773,43 +767,28 @@ class MainWindow(QMainWindow):
             self.open_photo(path, confirm=True)
 
     def _restore_settings(self) -> None:
-        geometry = self.settings.value("window/geometry")
-        if isinstance(geometry, QByteArray):
+        preferences = self.preferences
+        geometry = preferences.layout("geometry")
+        if geometry is not None:
             self.restoreGeometry(geometry)
         else:
             self.resize(1500, 920)
             self.resizeDocks(list(self.docks.values()), [360] * len(self.docks), Qt.Orientation.Horizontal)
             self.splitter.setSizes([640, 480])
-        layout = self.settings.value("window/state")
-        if isinstance(layout, QByteArray):
-            self.restoreState(layout)
-        splitter = self.settings.value("window/splitter")
-        if isinstance(splitter, QByteArray):
+        state = preferences.layout("state")
+        if state is not None:
+            self.restoreState(state)
+        splitter = preferences.layout("splitter")
+        if splitter is not None:
             self.splitter.restoreState(splitter)
-        self._restore_brush()
-
-    def _restore_brush(self) -> None:
-        """The brush of the last run, when the settings hold a valid one."""
-        try:
-            colour = tuple(float(c) for c in self.settings.value("brush/colour"))
-            brush = BrushSettings(
-                colour,  # type: ignore[arg-type]
-                float(self.settings.value("brush/radius")),
-                float(self.settings.value("brush/hardness")),
-                float(self.settings.value("brush/opacity")),
-            )
-        except (TypeError, ValueError):
-            return
-        if len(brush.colour) == 3 and all(0.0 <= c <= 1.0 for c in brush.colour):
+        brush = preferences.brush()
+        if brush is not None:
             self.state.set_brush(brush)
 
     def _save_settings(self) -> None:
-        self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState())
-        self.settings.setValue("window/splitter", self.splitter.saveState())
-        brush = self.state.brush
-        self.settings.setValue("brush/colour", list(brush.colour))
-        self.settings.setValue("brush/radius", brush.radius)
-        self.settings.setValue("brush/hardness", brush.hardness)
-        self.settings.setValue("brush/opacity", brush.opacity)
-        self.settings.sync()
+        preferences = self.preferences
+        preferences.save_layout("geometry", self.saveGeometry())
+        preferences.save_layout("state", self.saveState())
+        preferences.save_layout("splitter", self.splitter.saveState())
+        preferences.save_brush(self.state.brush)
+        preferences.sync()

@@ -181,7 +181,7 @@ def test_brush_folder_and_layout_persist_between_runs(qtbot, tmp_path, monkeypat
     qtbot.addWidget(first)
     brush = replace(first.state.brush, radius=33.0, colour=(0.1, 0.6, 0.3), hardness=0.25)
     first.state.set_brush(brush)
-    first.settings.setValue("last_folder", str(tmp_path))
+    first.preferences.remember_folder(tmp_path / "photo.jpg")
     first.docks["Layers"].hide()
     first.close()
     first.runner.shutdown()
