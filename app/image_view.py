@@ -64,8 +64,9 @@ class ImageItem(QGraphicsItem):
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
 
     def set_image(self, image: QImage) -> None:
+        """Show ``image`` through the item's own copy-on-write handle: patches never reach other views."""
         self.prepareGeometryChange()
-        self.image = image
+        self.image = QImage(image)
         self.update()
 
     def replace(self, left: int, top: int, patch: QImage) -> None:

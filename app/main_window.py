@@ -33,6 +33,7 @@ from facecraft import __version__
 from facecraft.app.fidelity_panel import FidelityPanel
 from facecraft.app.image_view import CompareView, ImageView, to_qimage
 from facecraft.app.layer_panel import LayerPanel
+from facecraft.app.lighting_panel import LightingPanel
 from facecraft.app.preferences import Preferences
 from facecraft.app.state import EditorState, Tool
 from facecraft.app.sticker_handles import StickerHandles
@@ -146,17 +147,21 @@ class MainWindow(QMainWindow):
         self.fidelity_panel = FidelityPanel(self.state)
         self.tool_panel = ToolPanel(self.state)
         self.layer_panel = LayerPanel(self.state)
+        self.lighting_panel = LightingPanel(self.state)
         self.docks = {}
         for name, widget in (
             ("Fidelity", self.fidelity_panel),
             ("Tools", self.tool_panel),
             ("Layers", self.layer_panel),
+            ("Lighting", self.lighting_panel),
         ):
             dock = QDockWidget(name, self)
             dock.setObjectName(f"dock_{name.lower()}")
             dock.setWidget(widget)
             self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
             self.docks[name] = dock
+        self.tabifyDockWidget(self.docks["Layers"], self.docks["Lighting"])
+        self.docks["Layers"].raise_()
 
     def _action(
         self, text: str, slot: object, shortcut: QKeySequence | str | None = None, tip: str = ""

@@ -22,6 +22,7 @@ from facecraft.core.editing.paint import Rect
 from facecraft.core.editor import FaceEditor
 from facecraft.core.fitting import DEFAULT_FIDELITY
 from facecraft.core.image_io import LoadedImage
+from facecraft.core.relighting import RelightSettings, relit_lighting
 from facecraft.core.template import FaceTemplate
 
 
@@ -47,6 +48,7 @@ class EditorState(QObject):
         history_changed: undo/redo availability or the unsaved-changes flag changed.
         fidelity_changed(float), tool_changed(Tool), brush_changed(BrushSettings),
         makeup_changed(MakeupSpec): the bound settings changed.
+        relight_changed(object): the studio relighting (a RelightSettings, or None for the photo's light).
     """
 
     photo_changed = Signal()
@@ -60,6 +62,7 @@ class EditorState(QObject):
     tool_changed = Signal(object)
     brush_changed = Signal(object)
     makeup_changed = Signal(object)
+    relight_changed = Signal(object)
 
     def __init__(self, template: FaceTemplate, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -76,6 +79,9 @@ class EditorState(QObject):
         self._active: Layer | None = None
         self._stroke: Stroke | None = None
         self._saved_revision = 0
+        self._relight: RelightSettings | None = None
+        self._relight_revision = 0
+        self._saved_relight_revision = 0
 
     # -- settings ---------------------------------------------------------------------------------
 
@@ -125,6 +131,8 @@ class EditorState(QObject):
         self.decomposition, self.editor = None, None
         self.session_path = None
         self._active = self._stroke = None
+        self._relight = None
+        self._relight_revision = self._saved_relight_revision = 0
         self._saved_revision = 0
         self.photo_changed.emit()
         self.active_layer_changed.emit(None)
@@ -156,6 +164,8 @@ class EditorState(QObject):
             document = self.editor.document
         if document is not None:
             editor.adopt(document)
+        if self._relight is not None and self.decomposition is not None:
+            editor.relight(relit_lighting(editor.decomposition.lighting, self._relight))
         if self._stroke is not None:
             self.end_stroke()
         self.decomposition = editor.decomposition
@@ -174,9 +184,31 @@ class EditorState(QObject):
 
     @property
     def modified(self) -> bool:
-        """Whether there are edits not saved in a session."""
+        """Whether there are edits (or a relighting) not saved in a session."""
         document = self.document
-        return document is not None and document.revision != self._saved_revision
+        if document is None:
+            return False
+        return (
+            document.revision != self._saved_revision
+            or self._relight_revision != self._saved_relight_revision
+        )
+
+    @property
+    def relight_settings(self) -> RelightSettings | None:
+        return self._relight
+
+    def relight(self, settings: RelightSettings | None) -> None:
+        """Render the face under a studio light (None: the photo's own light)."""
+        editor = self.editor
+        if editor is None or settings == self._relight:
+            return
+        lighting = None if settings is None else relit_lighting(editor.decomposition.lighting, settings)
+        rect = editor.relight(lighting)
+        self._relight = settings
+        self._relight_revision += 1
+        self.photo_edited.emit(rect)
+        self.relight_changed.emit(settings)
+        self.history_changed.emit()
 
     def mark_saved(self, path: Path, revision: int | None = None) -> None:
         """The session at ``path`` holds the document as it was at ``revision`` (default: now)."""
@@ -184,6 +216,7 @@ class EditorState(QObject):
         if revision is None:
             revision = self.document.revision if self.document else 0
         self._saved_revision = revision
+        self._saved_relight_revision = self._relight_revision
         self.history_changed.emit()
 
     # -- layers -----------------------------------------------------------------------------------

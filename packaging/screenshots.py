@@ -3,8 +3,9 @@
     xvfb-run -a -s "-screen 0 1600x1000x24" python packaging/screenshots.py [--out docs/screenshots]
 
 States: just opened (encoder-only decomposition), fitted (default fidelity), painting
-(a sticker, makeup and a brush stroke, on the UV canvas tab), the 3D view, and the
-before/after split. Each is the whole window grabbed after the event loop settles.
+(a sticker, makeup and a brush stroke, on the UV canvas tab), the 3D view, the
+before/after split, and a studio relighting (the Lighting dock). Each is the whole
+window grabbed after the event loop settles.
 """
 
 from __future__ import annotations
@@ -90,6 +91,13 @@ def main() -> int:
 
     window.split_slider.setValue(50)
     shot("5_before_after")
+
+    window.split_slider.setValue(0)
+    window.docks["Lighting"].raise_()
+    window.lighting_panel.azimuth.set_value(-60)
+    window.lighting_panel.group.setChecked(True)
+    window.tabs.setCurrentWidget(window.panes["Input"])
+    shot("6_relit")
     state.mark_saved(Path("unused"))
     window.close()
     window.runner.shutdown()

@@ -326,3 +326,32 @@ def test_a_saved_session_reopens_with_its_edits(window, qtbot, tmp_path, monkeyp
         window.open_session(damaged)
     assert shown and shown[0].startswith("Cannot open the session") and "damaged.facecraft" in shown[0]
     assert np.array_equal(window.state.editor.edited_photo, edited)  # the open session is untouched
+
+
+def test_relighting_from_the_panel_and_back(window, qtbot):
+    open_sample(window, qtbot)
+    panel = window.lighting_panel
+    assert panel.isEnabled() and not panel.group.isChecked()
+    panel.azimuth.set_value(70)
+    panel.group.setChecked(True)
+    assert window.state.relight_settings is not None and window.state.relight_settings.azimuth == 70.0
+    assert changed_pixels(window) > 0.5 * window.state.editor.surface.covered.sum()
+    assert window.isWindowModified()
+    panel.group.setChecked(False)
+    assert changed_pixels(window) == 0
+
+
+def test_edits_never_reach_the_original_in_the_before_and_input_views(window, qtbot):
+    open_sample(window, qtbot)
+    window.state.add_makeup()
+    original = window.state.photo.original
+    for image in (window.photo_view._before.image, window.panes["Input"]._item.image):
+        pixels = np.frombuffer(image.constBits(), np.uint8).reshape(image.height(), image.bytesPerLine())
+        assert np.array_equal(
+            pixels[:, : image.width() * 3].reshape(image.height(), image.width(), 3), original
+        )
+    edited = window.photo_view._item.image
+    pixels = np.frombuffer(edited.constBits(), np.uint8).reshape(edited.height(), edited.bytesPerLine())
+    assert not np.array_equal(
+        pixels[:, : edited.width() * 3].reshape(edited.height(), edited.width(), 3), original
+    )

@@ -1,0 +1,61 @@
+"""Studio relighting: a new SH lighting from a few numbers a person can set.
+
+The face keeps the colour and energy of the light it was photographed in (the DC
+term of the fitted SH lighting); the user chooses how much of it is ambient and
+where a single key light comes from.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from facecraft.core.render.shading import ambient_light, directional_light
+
+
+@dataclass(frozen=True)
+class RelightSettings:
+    """Where the key light is and how strong the two parts are.
+
+    Attributes:
+        azimuth: degrees; 0 = from the camera, positive = from the image's right.
+        elevation: degrees; positive = from above.
+        intensity: key light strength, relative to the photo's overall light level.
+        ambient: ambient level, relative to the photo's overall light level.
+    """
+
+    azimuth: float = 30.0
+    elevation: float = 20.0
+    intensity: float = 0.8
+    ambient: float = 0.5
+
+    def __post_init__(self) -> None:
+        values = (self.azimuth, self.elevation, self.intensity, self.ambient)
+        if not all(math.isfinite(v) for v in values) or self.intensity < 0 or self.ambient < 0:
+            raise ValueError(f"relighting needs finite angles and non-negative levels, got {self}")
+
+    def direction(self) -> np.ndarray:
+        """``(3,)`` unit vector towards the key light, camera frame (+x right, +y up, +z to the viewer)."""
+        azimuth, elevation = math.radians(self.azimuth), math.radians(self.elevation)
+        return np.array(
+            [
+                math.sin(azimuth) * math.cos(elevation),
+                math.sin(elevation),
+                math.cos(azimuth) * math.cos(elevation),
+            ]
+        )
+
+
+def relit_lighting(fitted: np.ndarray, settings: RelightSettings) -> np.ndarray:
+    """``(3, 9)`` SH lighting: ambient + one key light, both tinted like the fitted ``(3, 9)`` lighting."""
+    fitted = np.asarray(fitted, dtype=np.float64)
+    if fitted.shape != (3, 9) or not np.isfinite(fitted).all():
+        raise ValueError(f"fitted lighting must be finite (3, 9), got {fitted.shape}")
+    level = torch.as_tensor(np.clip(fitted[:, 0], 0.05, None), dtype=torch.float64)[None]  # (1, 3)
+    direction = torch.as_tensor(settings.direction(), dtype=torch.float64)[None]
+    key = directional_light(direction, level * settings.intensity)
+    ambient = ambient_light(1, 1.0, dtype=torch.float64) * (level * settings.ambient)[:, :, None]
+    return (key + ambient)[0].numpy().astype(np.float32)
