@@ -30,7 +30,7 @@ from facecraft.core.editing.document import EditDocument
 from facecraft.core.editor import FaceEditor
 from facecraft.core.errors import FaceCraftError
 from facecraft.core.fitting import FitCancelled, FitProgress, decode_state
-from facecraft.core.image_io import LoadedImage, load_image, to_rgb8
+from facecraft.core.image_io import LoadedImage, load_image
 from facecraft.core.outputs import to_uint8
 from facecraft.core.session import load_session
 from facecraft.core.template import FaceTemplate
@@ -290,8 +290,7 @@ def prepare_face(engine: Decomposer, request: DecomposeRequest, decomposition: D
 
 def shaded_geometry(editor: FaceEditor) -> np.ndarray:
     """The fitted shape lit by neutral studio light over the dimmed photo, ``(H, W, 3)`` uint8."""
-    rgb = to_rgb8(editor.photo if editor.photo.ndim == 3 else editor.photo[..., None])
-    picture = (rgb.astype(np.float32) * 0.35).astype(np.uint8)
+    picture = (editor.photo_rgb8().astype(np.float32) * 0.35).astype(np.uint8)
     surface = editor.surface
     if surface.region.empty:
         return picture

@@ -240,20 +240,21 @@ def _decompose_one(decomposer: Decomposer, photo: Path, out: Path, fidelity: flo
     chosen = range(len(faces)) if all_faces else range(1)
     decompositions = [decomposer.decompose(image.rgb, fidelity, face=i, faces=faces) for i in chosen]
     main = decompositions[0]
-    main.timings_ms["detection"] = detection_ms
     start = time.perf_counter()
     editor = FaceEditor(image.original, main, decomposer.template)
     render, mask = editor.reconstruction()
-    main.timings_ms["render_full_resolution"] = (time.perf_counter() - start) * 1000
+    render_ms = (time.perf_counter() - start) * 1000
+    timings = {**main.timings_ms, "detection": detection_ms, "render_full_resolution": render_ms}
+    main_record = {**face_record(main), "timings_ms": {name: round(ms, 1) for name, ms in timings.items()}}
     record = {
         "photo": str(photo),
         "width": image.width,
         "height": image.height,
         "face_count": len(faces),
-        **face_record(main),
+        **main_record,
     }
     if all_faces:
-        record["faces"] = [face_record(d) for d in decompositions]
+        record["faces"] = [main_record] + [face_record(d) for d in decompositions[1:]]
     stem = out / photo.stem
     written: list[Path] = []
     try:  # all of a photo's outputs, or none of them

@@ -108,7 +108,7 @@ def build_surface_map(
     triangles = torch.as_tensor(template.triangles, dtype=torch.long)
     region = _face_region(screen[0, :, :2].numpy(), height, width)
     if region.empty:
-        return _empty_map(region, canvas_size)
+        return _empty_map(canvas_size)
     offset = screen.new_tensor([region.left, region.top, 0.0])
     local = screen - offset
     size = (region.bottom - region.top, region.right - region.left)
@@ -120,10 +120,10 @@ def build_surface_map(
     canvas_h, canvas_w = canvas_size
     canvas_x = np.where(covered, uv[..., 0] * canvas_w - 0.5, -1.0).astype(np.float32)
     canvas_y = np.where(covered, uv[..., 1] * canvas_h - 0.5, -1.0).astype(np.float32)
-    normals = _sample_uv_map(decomposition.normals, uv, covered)
+    normals = sample_uv_map(decomposition.normals, uv, covered)
     norm = np.linalg.norm(normals, axis=-1, keepdims=True)
     normals = np.where(norm > 1e-6, normals / np.maximum(norm, 1e-6), 0.0).astype(np.float32)
-    shading = _sample_uv_map(decomposition.shading, uv, covered)
+    shading = sample_uv_map(decomposition.shading, uv, covered)
     return SurfaceMap(
         region=region,
         covered=covered,
@@ -271,7 +271,7 @@ def _face_region(points: np.ndarray, height: int, width: int) -> Rect:
     return Rect(max(int(y0), 0), max(int(x0), 0), min(int(y1), height), min(int(x1), width))
 
 
-def _empty_map(region: Rect, canvas_size: tuple[int, int]) -> SurfaceMap:
+def _empty_map(canvas_size: tuple[int, int]) -> SurfaceMap:
     empty = np.zeros((0, 0), np.float32)
     return SurfaceMap(
         Rect(0, 0, 0, 0),
@@ -286,7 +286,7 @@ def _empty_map(region: Rect, canvas_size: tuple[int, int]) -> SurfaceMap:
     )
 
 
-def _sample_uv_map(uv_map: np.ndarray, uv: np.ndarray, covered: np.ndarray) -> np.ndarray:
+def sample_uv_map(uv_map: np.ndarray, uv: np.ndarray, covered: np.ndarray) -> np.ndarray:
     """Bilinear samples of a ``(192, 224, C)`` map at ``(h, w, 2)`` UV points (0 off the face)."""
     rows, cols = uv_map.shape[:2]
     map_x = (uv[..., 0] * cols - 0.5).astype(np.float32)

@@ -14,12 +14,11 @@ pushes it to the edited photo and returns the photo rectangle that changed.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
-from facecraft.core.composite import PhotoCompositor, SurfaceMap, build_surface_map
+from facecraft.core.composite import PhotoCompositor, SurfaceMap, build_surface_map, sample_uv_map
 from facecraft.core.decompose import Decomposition
-from facecraft.core.editing.albedo import CANVAS_SCALE, canvas_size, detailed_albedo, upsample
+from facecraft.core.editing.albedo import CANVAS_SCALE, canvas_size, detailed_albedo
 from facecraft.core.editing.document import EditDocument
 from facecraft.core.editing.layers import apply_to_albedo
 from facecraft.core.editing.paint import Rect
@@ -60,7 +59,8 @@ class FaceEditor:
         self.compositor = PhotoCompositor(photo, self.surface)
         self._lighting: np.ndarray | None = None
         self._albedo: np.ndarray | None = None
-        self.refresh(None)
+        if self.document.layers:  # a fresh compositor already shows the photo as it is
+            self.refresh(None)
 
     def adopt(self, document: EditDocument) -> Rect:
         """Carry an existing document (e.g. the edits made before a re-fit) over to this face.
@@ -74,7 +74,10 @@ class FaceEditor:
             raise ValueError(
                 f"the document's canvas is {document.canvas_size}, not {self.document.canvas_size}"
             )
+        had_edits = bool(self.document.layers)
         self.document = document
+        if not (had_edits or document.layers or self.compositor.relit):
+            return Rect(0, 0, 0, 0)  # nothing to draw: the photo is shown as it is
         return self.refresh(None)
 
     @property
@@ -113,11 +116,16 @@ class FaceEditor:
         """The lighting the face is rendered under (the fitted one unless relit)."""
         return self.decomposition.lighting if self._lighting is None else self._lighting
 
+    def photo_rgb8(self) -> np.ndarray:
+        """``(H, W, 3)`` uint8 RGB copy of the photo (grey replicated, 16 bit scaled, alpha dropped)."""
+        return to_rgb8(self.photo if self.photo.ndim == 3 else self.photo[..., None])
+
     def base_albedo(self) -> np.ndarray:
         """``(H, W, 3)`` float32 detailed albedo at canvas resolution, before edits."""
         if self._albedo is None:
-            rgb = to_rgb8(self.photo if self.photo.ndim == 3 else self.photo[..., None])
-            self._albedo = detailed_albedo(rgb, self.decomposition, self.template, self.canvas_size)
+            self._albedo = detailed_albedo(
+                self.photo_rgb8(), self.decomposition, self.template, self.canvas_size
+            )
         return self._albedo
 
     def edited_albedo(self, rect: Rect | None = None) -> np.ndarray:
@@ -130,10 +138,6 @@ class FaceEditor:
         return apply_to_albedo(
             albedo[rows, cols], document.multiplier[rows, cols], document.addend[rows, cols]
         )
-
-    def shape_canvas(self) -> np.ndarray:
-        """``(H, W, 3)`` the fitted shape upsampled to canvas resolution."""
-        return upsample(self.decomposition.shape, self.canvas_size)
 
     def photo_to_canvas(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Map photo pixels to canvas ``(col, row)`` through the fitted geometry.
@@ -164,17 +168,14 @@ class FaceEditor:
             ``(H, W, 3)`` uint8 RGB and ``(H, W)`` uint8 mask (255 on the face).
         """
         surface = self.surface
-        rgb = to_rgb8(self.photo if self.photo.ndim == 3 else self.photo[..., None]).copy()
+        rgb = self.photo_rgb8().copy()
         mask = np.zeros(rgb.shape[:2], np.uint8)
         if surface.region.empty:
             return rgb, mask
         rows, cols = surface.region.slices()
-        albedo = self.decomposition.albedo
-        map_x = (surface.uv[..., 0] * albedo.shape[1] - 0.5).astype(np.float32)
-        map_y = (surface.uv[..., 1] * albedo.shape[0] - 0.5).astype(np.float32)
-        colour = cv2.remap(albedo, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        render = np.clip(colour * surface.shading * 255.0 + 0.5, 0, 255).astype(np.uint8)
         covered = surface.covered
+        colour = sample_uv_map(self.decomposition.albedo, surface.uv, covered)
+        render = np.clip(colour * surface.shading * 255.0 + 0.5, 0, 255).astype(np.uint8)
         rgb[rows, cols] = np.where(covered[..., None], render, rgb[rows, cols])
         mask[rows, cols] = covered.astype(np.uint8) * 255
         return rgb, mask

@@ -134,18 +134,13 @@ def test_an_unwritable_path_fails_cleanly_and_keeps_the_old_file(edited, tmp_pat
     path = tmp_path / "face.facecraft"
     save(edited, path)
     before = path.read_bytes()
-    import facecraft.core.atomic as atomic
-
-    def disk_full(target, data, mode=0o644):
-        # write half the file to the temporary, then fail as a full disk would
-        handle = target.with_name(f".{target.name}.partial.tmp")
-        handle.write_bytes(data[: len(data) // 2])
-        handle.unlink()
+    def disk_full(descriptor):
+        # the real atomic writer has written the whole temporary; flushing it to disk fails
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("facecraft.core.session.write_bytes_atomically", disk_full)
+    monkeypatch.setattr("facecraft.core.atomic.os.fsync", disk_full)
     with pytest.raises(SessionError, match="No space left"):
         save(edited, path)
-    monkeypatch.setattr("facecraft.core.session.write_bytes_atomically", atomic.write_bytes_atomically)
+    monkeypatch.undo()
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["face.facecraft", "file"]
