@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import io
 import json
 import math
@@ -27,7 +26,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,121 +37,37 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from facecraft.core.atomic import write_bytes_atomically
-from facecraft.core.camera import Camera, project
-from facecraft.core.mesh_fit import MeshToUV
-from facecraft.core.model import losses
+from facecraft.core.camera import Camera
 from facecraft.core.model.config import ModelConfig, ObjectiveConfig
-from facecraft.core.model.io import save_model
+from facecraft.core.model.io import card_path, save_model
 from facecraft.core.model.model import FaceModel, ModelOutput
 from facecraft.core.model.objective import Objective, ObjectiveTargets
 from facecraft.core.model.perceptual import PerceptualNetwork
 from facecraft.core.render.renderer import Renderer
-from facecraft.core.render.shading import ambient_light
-from facecraft.core.render.unwrap import unwrap_image
 from facecraft.core.template import FaceTemplate, load_template
-from facecraft.training.dataset import Augmentation, FaceBatch, PreparedFaces, collate
-from facecraft.training.prepare_data import PREPARED_DIR, load_split
+from facecraft.training.config import Stage, StageConfig, TrainConfig
+from facecraft.training.dataset import FaceBatch, PreparedFaces, collate
+from facecraft.training.prepare_data import load_split
+from facecraft.training.process import bf16_is_native, lower_priority, relaunch_with_jemalloc, set_threads
+from facecraft.training.supervision import CameraSpread, SupervisedLoss
 
 CHECKPOINT = "checkpoint.pt"
 
 
-@dataclass(frozen=True)
-class PretrainWeights:
-    """Weights of the supervised pre-train losses."""
-
-    shape: float = 10.0
-    camera: float = 1.0
-    landmark: float = 20.0
-    texture: float = 1.0
-    smoothness: float = 2000.0
-    lighting: float = 0.01
-    """Pull towards the ambient prior: no pseudo ground truth for lighting exists."""
-
-
-@dataclass(frozen=True)
-class StageConfig:
-    """One training stage.
-
-    Attributes:
-        name: ``"pretrain"`` (supervised by pseudo ground truth) or ``"finetune"`` (paired objective).
-        steps: optimiser steps in this stage.
-        batch_size: images per step (over all processes).
-        learning_rate: Adam's step size (paper: 1e-3).
-        beta1: Adam's beta1 (paper's code: 0.5).
-        pretrain: loss weights of the pre-train stage.
-        objective: loss weights of the fine-tune stage.
-    """
-
-    name: str
-    steps: int
-    batch_size: int = 16
-    learning_rate: float = 1e-3
-    beta1: float = 0.5
-    pretrain: PretrainWeights = field(default_factory=PretrainWeights)
-    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
-
-    def __post_init__(self) -> None:
-        if self.name not in ("pretrain", "finetune"):
-            raise ValueError(f"stage name must be 'pretrain' or 'finetune', got {self.name!r}")
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """A whole training run.
-
-    Attributes:
-        model: the architecture (its variant is the ablation row).
-        stages: run in order.
-        prepared: folder with ``train.npz`` / ``val.npz`` from ``prepare_data``.
-        seed: seeds the model initialisation, data order and augmentations.
-        checkpoint_every: steps between checkpoints.
-        log_every: steps between log lines.
-        workers: DataLoader worker processes.
-        mixed_precision: bfloat16 autocast of the networks on CUDA (renders stay float32).
-        augmentation: random changes per sample.
-    """
-
-    model: ModelConfig = field(default_factory=ModelConfig)
-    stages: tuple[StageConfig, ...] = (StageConfig("pretrain", 1000), StageConfig("finetune", 1000))
-    prepared: str = str(PREPARED_DIR)
-    seed: int = 0
-    checkpoint_every: int = 200
-    log_every: int = 10
-    workers: int = 2
-    mixed_precision: bool = True
-    augmentation: Augmentation = field(default_factory=Augmentation)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        """Build from a JSON mapping; unknown keys are an error."""
-        data = dict(data)
-        unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown TrainConfig keys: {sorted(unknown)}")
-        stages = []
-        for stage in data.pop("stages", []):
-            stage = dict(stage)
-            pretrain = PretrainWeights(**stage.pop("pretrain", {}))
-            objective = ObjectiveConfig.from_dict(stage.pop("objective", {}))
-            stages.append(StageConfig(**stage, pretrain=pretrain, objective=objective))
-        kwargs: dict[str, Any] = {k: v for k, v in data.items() if k not in ("model", "augmentation")}
-        if stages:
-            kwargs["stages"] = tuple(stages)
-        return cls(
-            model=ModelConfig.from_dict(data.get("model", {})),
-            augmentation=Augmentation(**data.get("augmentation", {})),
-            **kwargs,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self) | {"model": self.model.to_dict()}
-
-
 @dataclass
 class TrainState:
-    """Where a run is: global step, and the stage it is in."""
+    """Where a run is, and how much training lies behind its weights.
+
+    Attributes:
+        step: global optimiser step of this run.
+        train_seconds: wall time spent training, summed over every run in the weights'
+            lineage (a warm start carries its source's total over).
+        images_seen: training images over the same lineage.
+    """
 
     step: int = 0
+    train_seconds: float = 0.0
+    images_seen: int = 0
 
     def stage_at(self, stages: tuple[StageConfig, ...]) -> tuple[int, StageConfig, int] | None:
         """``(index, stage, step within stage)`` for the current global step, ``None`` when done."""
@@ -190,21 +105,34 @@ class Trainer:
         self.progress = progress
         self.rank = dist.get_rank() if dist.is_initialized() else 0
         self.world = dist.get_world_size() if dist.is_initialized() else 1
+        split = load_split(Path(config.prepared) / "train.npz")
+        self.dataset = PreparedFaces(split, template, config.augmentation, seed=config.seed)
+        self.camera_spread = CameraSpread.from_cameras(split.cameras)
+        prior = self.camera_spread.scale_prior
+        if abs(math.log(config.model.camera_scale_prior / prior)) > 0.1 and self.rank == 0:
+            print(
+                f"warning: camera_scale_prior {config.model.camera_scale_prior:g} is far from the "
+                f"data's geometric mean scale {prior:.1f}; faces will start mis-sized",
+                file=sys.stderr,
+            )
         torch.manual_seed(config.seed)
         self.model = FaceModel(config.model, template).to(self.device)
+        if config.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.network: nn.Module = self.model
         if self.world > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.network = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+            has_pose = any(stage.name is Stage.POSE for stage in config.stages)
+            self.network = nn.parallel.DistributedDataParallel(
+                self.model, device_ids=ids, find_unused_parameters=has_pose
+            )
+        self.use_bf16 = config.mixed_precision and bf16_is_native(self.device)
         self.renderer = Renderer(template).to(self.device)
-        self.mesh_to_uv = MeshToUV(template)
-        self.uv_mask = torch.as_tensor(template.mask)[None, None].float().to(self.device)
+        self.supervised = SupervisedLoss(template, self.renderer, self.camera_spread).to(self.device)
         self.state = TrainState()
         self.optimizer: torch.optim.Optimizer | None = None
         self.optimizer_stage = -1
         self.objectives: dict[int, Objective] = {}
-        split = load_split(Path(config.prepared) / "train.npz")
-        self.dataset = PreparedFaces(split, template, config.augmentation, seed=config.seed)
 
     # -- state ------------------------------------------------------------------------------
 
@@ -223,6 +151,8 @@ class Trainer:
             return path
         payload = {
             "step": self.state.step,
+            "train_seconds": self.state.train_seconds,
+            "images_seen": self.state.images_seen,
             "optimizer_stage": self.optimizer_stage,
             "model": self.model.state_dict(),
             "optimizer": None if self.optimizer is None else self.optimizer.state_dict(),
@@ -241,6 +171,8 @@ class Trainer:
             raise ValueError(f"{path}: the checkpoint is of another model configuration")
         self.model.load_state_dict(payload["model"])
         self.state.step = int(payload["step"])
+        self.state.train_seconds = float(payload.get("train_seconds", 0.0))
+        self.state.images_seen = int(payload.get("images_seen", 0))
         located = self.state.stage_at(self.config.stages)
         if payload["optimizer"] is not None and located is not None:
             index = int(payload["optimizer_stage"])
@@ -248,6 +180,30 @@ class Trainer:
             if index == located[0]:
                 optimizer.load_state_dict(payload["optimizer"])
         torch.set_rng_state(payload["torch_rng"].cpu())
+
+    def warm_start(self, path: Path) -> list[str]:
+        """Start from a saved model's weights where they fit this architecture.
+
+        Tensors whose name and shape match are copied; the rest (e.g. a changed head)
+        keep their fresh initialisation. The source card's training totals carry over.
+
+        Returns:
+            The names of this model's tensors that were not taken from ``path``.
+        """
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(payload, dict) or not isinstance(payload.get("state_dict"), dict):
+            raise ValueError(f"{path}: not a FaceCraft model file")
+        own = self.model.state_dict()
+        taken = {
+            name: tensor.to(own[name].dtype)
+            for name, tensor in payload["state_dict"].items()
+            if name in own and tensor.shape == own[name].shape
+        }
+        self.model.load_state_dict(taken, strict=False)
+        card = read_card_totals(path)
+        self.state.train_seconds += card[0]
+        self.state.images_seen += card[1]
+        return sorted(set(own) - set(taken))
 
     # -- data -------------------------------------------------------------------------------
 
@@ -274,63 +230,26 @@ class Trainer:
 
     # -- losses -----------------------------------------------------------------------------
 
-    def pretrain_loss(
-        self, output: ModelOutput, batch: FaceBatch, weights: PretrainWeights
-    ) -> tuple[Tensor, dict[str, float]]:
-        """The supervised loss against the pseudo ground truth."""
-        size = batch.images.shape[-1]
-        target_shape = self.model.mean_shape + self.mesh_to_uv(batch.offsets)
-        target_camera = Camera.from_vector(batch.cameras)
-        face = output.face
-        shape_term = sum(
-            ((s - target_shape).abs().mean(1, keepdim=True) * self.uv_mask).sum()
-            / (self.uv_mask.sum() * s.shape[0])
-            for s in _distinct(face.shape, face.shape_proxy)
+    def stage_loss(self, index: int, stage: StageConfig, batch: FaceBatch) -> tuple[Tensor, dict[str, float]]:
+        """The loss of one batch in ``stage`` (networks under bf16 autocast when enabled)."""
+        images = batch.images
+        if self.config.channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        autocast = torch.autocast(
+            self.device.type, dtype=torch.bfloat16, enabled=self.use_bf16
         )
-        predicted, target = output.camera.to_vector(), batch.cameras
-        camera_term = (
-            (predicted[:, 0].log() - target[:, 0].log()).square()
-            + (predicted[:, 1:4] - target[:, 1:4]).square().sum(1)
-            + ((predicted[:, 4:6] - target[:, 4:6]) / size).square().sum(1)
-        ).mean()
-        projected = project(self.model.landmark_points(face.shape_proxy), output.camera)[..., :2]
-        landmark_term = losses.landmark_loss(
-            projected, batch.landmarks, batch.landmark_weights, normaliser=float(size)
-        )
-        with torch.no_grad():
-            texture = unwrap_image(batch.images, target_shape, target_camera)
-            seen = self.renderer(
-                target_shape,
-                torch.zeros_like(target_shape),
-                target_camera,
-                ambient_light(batch.images.shape[0], device=self.device),
-                (size, size),
-            ).visibility
-        texture_term = sum(
-            ((a - texture).abs().mean(1, keepdim=True) * seen).sum() / seen.sum().clamp(min=1.0)
-            for a in _distinct(face.albedo, face.albedo_proxy)
-        )
-        total = (
-            weights.shape * shape_term
-            + weights.camera * camera_term
-            + weights.landmark * landmark_term
-            + weights.texture * texture_term
-        )
-        smooth_term = sum(
-            losses.shape_smoothness(s, self.uv_mask) for s in _distinct(face.shape, face.shape_proxy)
-        )
-        ambient = ambient_light(output.lighting.shape[0], device=self.device)
-        lighting_term = (output.lighting - ambient).square().sum((1, 2)).mean()
-        total = total + weights.smoothness * smooth_term + weights.lighting * lighting_term
-        terms = {
-            "shape": shape_term,
-            "camera": camera_term,
-            "landmark": landmark_term,
-            "texture": texture_term,
-            "smoothness": smooth_term,
-            "lighting": lighting_term,
-        }
-        return total, {name: float(value.detach()) for name, value in terms.items()}
+        if stage.name is Stage.POSE:
+            with autocast:
+                encoded = self.model.encoder(images)
+            return self.supervised.pose(_camera_to_float(encoded.camera), batch, stage.pose)
+        with autocast:
+            output = self.network(images)
+        output = _to_float(output)
+        if stage.name is Stage.PRETRAIN:
+            return self.supervised.pretrain(output, batch, stage.pretrain)
+        targets = ObjectiveTargets(batch.images, batch.landmarks, batch.landmark_weights)
+        result = self._objective(index, stage.objective)(output, targets)
+        return result.terms.total, result.terms.as_floats()
 
     def _objective(self, index: int, config: ObjectiveConfig) -> Objective:
         if index not in self.objectives:
@@ -357,29 +276,24 @@ class Trainer:
         )
         last: dict[str, float] = {}
         steps_done = 0
-        use_amp = self.config.mixed_precision and self.device.type == "cuda"
+        last_checkpoint = time.monotonic()
         while (located := self.state.stage_at(self.config.stages)) is not None:
             index, stage, _ = located
             optimizer = self._optimizer_for(index, stage)
             started = time.perf_counter()
             for batch in self.batches(stage.batch_size):
+                step_started = time.perf_counter()
                 batch = batch.to(self.device)
                 self.model.train()
-                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_amp):
-                    output = self.network(batch.images)
-                output = _to_float(output)
-                if stage.name == "pretrain":
-                    loss, terms = self.pretrain_loss(output, batch, stage.pretrain)
-                else:
-                    targets = ObjectiveTargets(batch.images, batch.landmarks, batch.landmark_weights)
-                    result = self._objective(index, stage.objective)(output, targets)
-                    loss, terms = result.terms.total, result.terms.as_floats()
+                loss, terms = self.stage_loss(index, stage, batch)
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"loss became {float(loss.detach())} at step {self.state.step}")
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
                 self.state.step += 1
+                self.state.images_seen += stage.batch_size
+                self.state.train_seconds += time.perf_counter() - step_started
                 steps_done += 1
                 bar.update(1)
                 elapsed = time.perf_counter() - started
@@ -391,10 +305,12 @@ class Trainer:
                     **terms,
                 }
                 if self.state.step % self.config.log_every == 0 and self.rank == 0:
-                    _append_csv(self.out_dir / f"log_{stage.name}.csv", last)
-                    bar.set_postfix(loss=f"{float(loss.detach()):.4f}", stage=stage.name)
-                if self.state.step % self.config.checkpoint_every == 0:
+                    _append_csv(self.out_dir / f"log_{stage.name.value}.csv", last)
+                    bar.set_postfix(loss=f"{float(loss.detach()):.4f}", stage=stage.name.value)
+                overdue = time.monotonic() - last_checkpoint > 60.0 * self.config.checkpoint_minutes
+                if self.state.step % self.config.checkpoint_every == 0 or overdue:
                     self.save_checkpoint()
+                    last_checkpoint = time.monotonic()
                 if stop_after is not None and steps_done >= stop_after:
                     bar.close()
                     return last
@@ -411,28 +327,60 @@ class Trainer:
         save_model(
             self.model.eval(),
             path,
-            card=card | {"train_config": self.config.to_dict(), "steps": self.state.step},
+            card=card
+            | {
+                "train_config": self.config.to_dict(),
+                "steps": self.state.step,
+                "training_totals": {
+                    "train_seconds": round(self.state.train_seconds, 1),
+                    "train_hours": round(self.state.train_seconds / 3600.0, 3),
+                    "images_seen": self.state.images_seen,
+                },
+            },
         )
 
 
-def _distinct(*tensors: Tensor) -> list[Tensor]:
-    """The tensors, each once (without proxies, proxy and true are the same tensor)."""
-    return list({id(t): t for t in tensors}.values())
+def read_card_totals(model_path: Path) -> tuple[float, int]:
+    """``(train_seconds, images_seen)`` from a model card's ``training_totals`` (zeros when absent).
+
+    Cards written before totals were recorded give their ``wall_seconds_this_session`` and
+    the images of their train config's stages.
+    """
+    path = card_path(model_path)
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return 0.0, 0
+    totals = card.get("training_totals")
+    if isinstance(totals, dict):
+        return float(totals.get("train_seconds", 0.0)), int(totals.get("images_seen", 0))
+    stages = card.get("train_config", {}).get("stages", [])
+    images = sum(int(s.get("steps", 0)) * int(s.get("batch_size", 0)) for s in stages)
+    seconds = card.get("wall_seconds", card.get("wall_seconds_this_session", 0.0))
+    return float(seconds), images
+
+
+def _float(tensor: Tensor) -> Tensor:
+    """Float32 (contiguous) of a floating-point tensor, unchanged otherwise."""
+    return tensor.float().contiguous() if tensor.is_floating_point() else tensor
+
+
+FACE_MAPS = ("shape", "shape_proxy", "albedo", "albedo_proxy")
+
+
+def _camera_to_float(camera: Camera) -> Camera:
+    return Camera(_float(camera.scale), _float(camera.angles), _float(camera.translation))
 
 
 def _to_float(output: ModelOutput) -> ModelOutput:
-    """Undo autocast's bfloat16 before rendering."""
-
-    def f(tensor: Tensor) -> Tensor:
-        return tensor.float() if tensor.is_floating_point() else tensor
-
+    """Undo autocast's bfloat16 (and channels-last) before rendering."""
     face = output.face
     return ModelOutput(
-        f(output.shape_code),
-        f(output.albedo_code),
-        Camera(f(output.camera.scale), f(output.camera.angles), f(output.camera.translation)),
-        f(output.lighting),
-        type(face)(f(face.shape), f(face.shape_proxy), f(face.albedo), f(face.albedo_proxy)),
+        _float(output.shape_code),
+        _float(output.albedo_code),
+        _camera_to_float(output.camera),
+        _float(output.lighting),
+        type(face)(*(_float(getattr(face, name)) for name in FACE_MAPS)),
     )
 
 
@@ -456,7 +404,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--export", type=Path, help="save the final model (fp16) here with its card")
     parser.add_argument("--stop-after", type=int, help="stop after N steps (resume later)")
+    parser.add_argument(
+        "--warm-start",
+        type=Path,
+        help="with no checkpoint to resume, start from this model's weights where they fit",
+    )
+    parser.add_argument("--threads", type=int, help="intra-op CPU threads (default: torch's)")
+    parser.add_argument("--nice", type=int, default=0, help="lower the process priority by this much")
+    parser.add_argument(
+        "--no-jemalloc", action="store_true", help="keep the system allocator (jemalloc is faster on CPU)"
+    )
     args = parser.parse_args(argv)
+    if not args.no_jemalloc and not args.device.startswith("cuda") and "WORLD_SIZE" not in os.environ:
+        relaunch_with_jemalloc("facecraft.training.train", sys.argv[1:] if argv is None else argv)
+    lower_priority(args.nice)
+    set_threads(args.threads)
     if "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1:
         dist.init_process_group("nccl" if args.device.startswith("cuda") else "gloo")
         if args.device.startswith("cuda"):
@@ -474,6 +436,10 @@ def main(argv: list[str] | None = None) -> int:
     checkpoint = args.out / CHECKPOINT
     if args.resume and checkpoint.is_file():
         trainer.load_checkpoint(checkpoint)
+        print(f"resumed from {checkpoint} at step {trainer.state.step}", file=sys.stderr)
+    elif args.warm_start is not None:
+        fresh = trainer.warm_start(args.warm_start)
+        print(f"warm start from {args.warm_start}; fresh: {', '.join(fresh) or 'none'}", file=sys.stderr)
     started = time.perf_counter()
     last = trainer.run(stop_after=args.stop_after)
     if args.export and trainer.rank == 0:

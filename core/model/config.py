@@ -13,6 +13,19 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 
+class PoseHead(enum.StrEnum):
+    """How the encoder reads camera and lighting off its final feature map."""
+
+    POOLED = "pooled"
+    """A 3x3 conv then a spatial mean, like the code heads: blind to where the face is."""
+    SPATIAL = "spatial"
+    """A linear map of the whole flattened feature map, so position in the crop is visible."""
+
+    @property
+    def sees_position(self) -> bool:
+        return self is PoseHead.SPATIAL
+
+
 class Variant(enum.StrEnum):
     """The model variants compared in the paper's ablation (Table 1)."""
 
@@ -47,11 +60,17 @@ class EncoderConfig:
         stem_channels: output of the 7x7 stride-2 stem (224 -> 112).
         stage_channels: one stride-2 stage each (112 -> 56 -> 28 -> 14 -> 7).
         convs_per_stage: 3x3 conv + BatchNorm + ELU layers per stage (the first strided).
+        pose_head: how camera and lighting are read off the final features.
     """
 
     stem_channels: int = 32
     stage_channels: tuple[int, ...] = (48, 64, 96, 160)
     convs_per_stage: int = 2
+    pose_head: PoseHead = PoseHead.SPATIAL
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.pose_head, PoseHead):
+            object.__setattr__(self, "pose_head", PoseHead(self.pose_head))
 
 
 @dataclass(frozen=True)
@@ -81,7 +100,9 @@ class ModelConfig:
         albedo_code_size: length of f_A (paper: 320).
         image_size: side of the square input crop, pixels.
         camera_scale_prior: pixels per canonical unit (outer-eye-corner distance) of
-            a face in a standard crop; the encoder predicts a log-factor on it.
+            a face in a standard crop; the encoder predicts a log-factor on it. The
+            default is the geometric mean of the prepared train split's pseudo cameras
+            (92.5; training checks it against its data).
         shape_offset_scale: canonical units per unit of decoder output, for the
             offset from the template's mean shape.
         encoder: encoder widths.
@@ -92,7 +113,7 @@ class ModelConfig:
     shape_code_size: int = 320
     albedo_code_size: int = 320
     image_size: int = 224
-    camera_scale_prior: float = 72.0
+    camera_scale_prior: float = 92.5
     shape_offset_scale: float = 0.1
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
@@ -109,7 +130,8 @@ class ModelConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form (tuples become lists)."""
-        return asdict(self) | {"variant": self.variant.value}
+        encoder = asdict(self.encoder) | {"pose_head": self.encoder.pose_head.value}
+        return asdict(self) | {"variant": self.variant.value, "encoder": encoder}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
@@ -170,6 +192,8 @@ def _from_dict(cls: type, data: dict[str, Any]) -> Any:
     for name, value in data.items():
         default = getattr(cls(), name) if name not in ("encoder", "decoder") else None
         if name == "encoder":
+            if isinstance(value, dict) and "pose_head" not in value:
+                value = value | {"pose_head": PoseHead.POOLED.value}  # written before the key existed
             values[name] = _from_dict(EncoderConfig, value)
         elif name == "decoder":
             values[name] = _from_dict(DecoderConfig, value)

@@ -1,7 +1,11 @@
 """The encoder E: a face crop -> shape code, albedo code, camera and lighting.
 
 After the paper's code: a 7x7 stride-2 conv, then 3x3 conv stages with
-BatchNorm + ELU down to 7x7, and four heads (conv + global average pooling).
+BatchNorm + ELU down to 7x7. The shape and albedo codes come from conv heads with
+global average pooling. Camera and lighting come from a :class:`PoseHead`: with
+``SPATIAL`` (the default) a linear map of the whole flattened 7x7 feature map,
+since a spatial mean throws away where in the crop the face is (issue 12: val NME
+13.9 % pooled vs 7.7 % spatial after 600 pose-only steps).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from facecraft.core.camera import CAMERA_PARAMS, Camera
-from facecraft.core.model.config import ModelConfig
+from facecraft.core.model.config import ModelConfig, PoseHead
 from facecraft.core.render.shading import SH_COEFFICIENTS
 
 LIGHTING_SIZE = 3 * SH_COEFFICIENTS
@@ -20,6 +24,8 @@ AMBIENT_PRIOR = 1.0
 """Constant SH coefficient the lighting head starts from (unit shading)."""
 TRANSLATION_RANGE = 0.125
 """Crop widths per unit of the translation head's output."""
+SPATIAL_HEAD_GAIN = 0.01
+"""Output scale of the spatial pose head: without it the first steps overshoot and training diverges."""
 
 
 @dataclass(frozen=True)
@@ -69,8 +75,14 @@ class Encoder(nn.Module):
         self.trunk = nn.Sequential(*layers)
         self.shape_head = self._head(channels, config.shape_code_size)
         self.albedo_head = self._head(channels, config.albedo_code_size)
-        self.camera_head = self._head(channels, len(CAMERA_PARAMS), zero=True)
-        self.lighting_head = self._head(channels, LIGHTING_SIZE, zero=True)
+        self.pose_head_kind = widths.pose_head
+        if widths.pose_head.sees_position:
+            side = config.image_size // 32
+            outputs = len(CAMERA_PARAMS) + LIGHTING_SIZE
+            self.pose_head: nn.Module = SpatialHead(channels * side * side, outputs)
+        else:
+            self.camera_head = self._head(channels, len(CAMERA_PARAMS), zero=True)
+            self.lighting_head = self._head(channels, LIGHTING_SIZE, zero=True)
         self.register_buffer("rgb_mean", torch.tensor([0.5, 0.5, 0.5]).view(1, 3, 1, 1), persistent=False)
 
     @staticmethod
@@ -89,8 +101,11 @@ class Encoder(nn.Module):
         features = self.trunk((images - self.rgb_mean) * 2.0)
         shape_code = self.shape_head(features).mean(dim=(2, 3))
         albedo_code = self.albedo_head(features).mean(dim=(2, 3))
-        raw_camera = self.camera_head(features).mean(dim=(2, 3))
-        raw_lighting = self.lighting_head(features).mean(dim=(2, 3))
+        if self.pose_head_kind is PoseHead.SPATIAL:
+            raw_camera, raw_lighting = self.pose_head(features).split([len(CAMERA_PARAMS), LIGHTING_SIZE], 1)
+        else:
+            raw_camera = self.camera_head(features).mean(dim=(2, 3))
+            raw_lighting = self.lighting_head(features).mean(dim=(2, 3))
         centre = (size - 1) / 2.0
         camera = Camera(
             scale=self.camera_scale_prior * torch.exp(raw_camera[:, 0]),
@@ -100,3 +115,23 @@ class Encoder(nn.Module):
         lighting = raw_lighting.view(-1, 3, SH_COEFFICIENTS)
         lighting = lighting + lighting.new_tensor([AMBIENT_PRIOR] + [0.0] * (SH_COEFFICIENTS - 1))
         return EncoderOutput(shape_code, albedo_code, camera, lighting)
+
+
+class SpatialHead(nn.Module):
+    """Linear map of the flattened ``(B, C, h, w)`` feature map to ``(B, outputs)``, times a small gain.
+
+    Starts near zero output (the priors: a frontal, centred face under ambient light).
+    """
+
+    def __init__(self, inputs: int, outputs: int, gain: float = SPATIAL_HEAD_GAIN) -> None:
+        super().__init__()
+        self.linear = nn.Linear(inputs, outputs)
+        nn.init.zeros_(self.linear.bias)
+        self.gain = gain
+        self.inputs = inputs
+
+    def forward(self, features: Tensor) -> Tensor:
+        flat = features.flatten(1)
+        if flat.shape[1] != self.inputs:
+            raise ValueError(f"SpatialHead expects {self.inputs} features per item, got {flat.shape[1]}")
+        return self.linear(flat) * self.gain

@@ -103,9 +103,18 @@ def albedo_symmetry(albedo: Tensor, mask: Tensor) -> Tensor:
     return _masked_mean(difference, mask.expand(albedo.shape[0], -1, -1, -1))
 
 
+def channel_norm(values: Tensor) -> Tensor:
+    """Euclidean norm over dim 1, kept: ``(B, C, H, W)`` -> ``(B, 1, H, W)``.
+
+    Written as ``sqrt(sum(x^2))`` because ``Tensor.norm(dim=1)`` runs a slow reduction on
+    CPU (30 ms against 0.45 ms on a 224^2 batch, issue 12). Not for gradients at zero.
+    """
+    return values.square().sum(1, keepdim=True).sqrt()
+
+
 def chromaticity(texture: Tensor) -> Tensor:
     """``c(x) = I(x) / |I(x)|`` of eq. 9: ``(B, 3, H, W)`` -> unit RGB directions."""
-    return texture / texture.norm(dim=1, keepdim=True).clamp(min=1e-6)
+    return texture / channel_norm(texture).clamp(min=1e-6)
 
 
 def constancy_weights(chroma: Tensor, sharpness: float) -> tuple[Tensor, Tensor]:
@@ -118,8 +127,8 @@ def constancy_weights(chroma: Tensor, sharpness: float) -> tuple[Tensor, Tensor]
     Returns:
         ``(B, 1, H, W-1)`` horizontal and ``(B, 1, H-1, W)`` vertical neighbour weights in ``(0, 1]``.
     """
-    horizontal = (chroma[..., :, 1:] - chroma[..., :, :-1]).norm(dim=1, keepdim=True)
-    vertical = (chroma[..., 1:, :] - chroma[..., :-1, :]).norm(dim=1, keepdim=True)
+    horizontal = channel_norm(chroma[..., :, 1:] - chroma[..., :, :-1])
+    vertical = channel_norm(chroma[..., 1:, :] - chroma[..., :-1, :])
     return torch.exp(-sharpness * horizontal), torch.exp(-sharpness * vertical)
 
 

@@ -15,7 +15,7 @@ import torch
 from facecraft.core.camera import Camera, project
 from facecraft.core.crop import crop_image, face_crop
 from facecraft.core.mesh_fit import MeshToUV
-from facecraft.core.model.config import DecoderConfig, EncoderConfig, ModelConfig, ObjectiveConfig
+from facecraft.core.model.config import DecoderConfig, EncoderConfig, ModelConfig, ObjectiveConfig, PoseHead
 from facecraft.core.model.io import load_model
 from facecraft.core.render.texture import sample_texture
 from facecraft.core.resources import resource_path
@@ -139,6 +139,7 @@ def tiny_split(astronaut_rgb, detector, template, copies: int = 6) -> PreparedSp
 
 def tiny_config(prepared, steps: int = 3, **changes) -> TrainConfig:
     stages = (
+        StageConfig("pose", steps, batch_size=2),
         StageConfig("pretrain", steps, batch_size=2),
         StageConfig("finetune", steps, batch_size=2, objective=ObjectiveConfig(perceptual=0.0)),
     )
@@ -166,16 +167,18 @@ def prepared(tmp_path_factory, astronaut_rgb, detector, template):
     return folder
 
 
-def test_a_tiny_run_trains_both_stages_logs_and_exports(prepared, template, tmp_path):
+def test_a_tiny_run_trains_every_stage_logs_and_exports(prepared, template, tmp_path):
     trainer = Trainer(tiny_config(prepared), tmp_path / "run", template, progress=False)
     last = trainer.run()
-    assert last["step"] == 6 and np.isfinite(last["loss"])
-    assert len(read_log(tmp_path / "run" / "log_pretrain.csv")) == 3
-    assert len(read_log(tmp_path / "run" / "log_finetune.csv")) == 3
+    assert last["step"] == 9 and np.isfinite(last["loss"])
+    for stage in ("pose", "pretrain", "finetune"):
+        assert len(read_log(tmp_path / "run" / f"log_{stage}.csv")) == 3
+    assert "shape_correlation" in read_log(tmp_path / "run" / "log_pretrain.csv")[0]
     assert (tmp_path / "run" / "checkpoint.pt").is_file()
     trainer.export(tmp_path / "model.pt", {"data": "test"})
     loaded = load_model(tmp_path / "model.pt", template)
-    assert loaded.config == TINY_MODEL and loaded.card["steps"] == 6
+    assert loaded.config == TINY_MODEL and loaded.card["steps"] == 9
+    assert loaded.card["training_totals"]["images_seen"] == 18
     assert json.loads((tmp_path / "run" / "config.json").read_text())["model"]["shape_code_size"] == 8
 
 
@@ -188,10 +191,54 @@ def test_resuming_from_a_checkpoint_takes_the_same_steps(prepared, template, tmp
     resumed.load_checkpoint(tmp_path / "resumed" / "checkpoint.pt")
     assert resumed.state.step == 2
     resumed.run()
-    for stage in ("pretrain", "finetune"):
+    for stage in ("pose", "pretrain", "finetune"):
         expected = [float(r["loss"]) for r in read_log(tmp_path / "straight" / f"log_{stage}.csv")]
         actual = [float(r["loss"]) for r in read_log(tmp_path / "resumed" / f"log_{stage}.csv")]
         assert actual == pytest.approx(expected, rel=1e-5)
+
+
+def test_the_pose_stage_trains_the_encoder_only(prepared, template, tmp_path):
+    config = tiny_config(prepared, stages=(StageConfig("pose", 2, batch_size=2, learning_rate=0.01),))
+    trainer = Trainer(config, tmp_path / "run", template, progress=False)
+    decoder_before = [p.detach().clone() for p in trainer.model.shape_decoder.parameters()]
+    head_before = [p.detach().clone() for p in trainer.model.encoder.pose_head.parameters()]
+    trainer.run()
+    decoder_after = list(trainer.model.shape_decoder.parameters())
+    head_after = list(trainer.model.encoder.pose_head.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(decoder_before, decoder_after, strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(head_before, head_after, strict=True))
+
+
+def test_bf16_autocast_trains_every_stage(prepared, template, tmp_path):
+    trainer = Trainer(tiny_config(prepared, steps=1), tmp_path / "run", template, progress=False)
+    trainer.use_bf16 = True  # forced: the CI machine may emulate bf16 (slow but correct)
+    last = trainer.run()
+    assert last["step"] == 3 and np.isfinite(last["loss"])
+
+
+def test_a_warm_start_takes_the_fitting_weights_and_trains(prepared, template, tmp_path):
+    source = Trainer(tiny_config(prepared, steps=1), tmp_path / "source", template, progress=False)
+    source.run()
+    source.export(tmp_path / "source.pt", {})
+    pooled = dataclasses.replace(
+        TINY_MODEL, encoder=dataclasses.replace(TINY_MODEL.encoder, pose_head=PoseHead.POOLED)
+    )
+    target = Trainer(tiny_config(prepared, model=pooled), tmp_path / "target", template, progress=False)
+    fresh = target.warm_start(tmp_path / "source.pt")
+    # The pooled camera and lighting heads have no counterpart in a spatial-head model; all else is taken.
+    assert fresh and all(name.startswith(("encoder.camera_head", "encoder.lighting_head")) for name in fresh)
+    taken, given = target.model.shape_decoder.state_dict(), source.model.shape_decoder.state_dict()
+    assert all(torch.equal(taken[name], given[name].half().to(taken[name].dtype)) for name in given)
+    assert target.state.images_seen == 6
+    assert np.isfinite(target.run(stop_after=1)["loss"])
+
+
+def test_the_shipped_weights_warm_start_a_new_model(prepared, template, tmp_path):
+    config = tiny_config(prepared, model=ModelConfig(), stages=(StageConfig("pretrain", 1, batch_size=2),))
+    trainer = Trainer(config, tmp_path / "run", template, progress=False)
+    fresh = trainer.warm_start(resource_path("weights/facecraft.pt"))
+    assert len(fresh) < 0.05 * len(trainer.model.state_dict())
+    assert np.isfinite(trainer.run()["loss"])
 
 
 def test_dataset_batches_have_the_documented_shapes(prepared, template):

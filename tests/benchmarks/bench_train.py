@@ -1,0 +1,92 @@
+"""Benchmark: training throughput, images per second per stage (not a test; run it by hand, alone).
+
+    python tests/benchmarks/bench_train.py [--prepared cache/prepared] [--steps 6] [--batch 32]
+        [--finetune-batch 16] [--precision bf16 fp32] [--device cpu|cuda]
+
+Builds a :class:`Trainer` over the prepared train split exactly as ``train`` does
+(augmentation, data loading, losses, backward, Adam step) and times ``--steps``
+steps of each stage after two warm-up steps, for each precision asked. Issue 12's
+targets on the 2-core CPU: >= 20 img/s pre-train, >= 12 img/s fine-tune. Run it
+with nothing else on the machine (under contention one step went from 0.72 s to
+6.4 s); start it through ``training/process.py``'s jemalloc relaunch like the
+training command (``--no-jemalloc`` to compare).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from facecraft.core.model.config import ObjectiveConfig
+from facecraft.core.template import load_template
+from facecraft.training.config import Stage, StageConfig, TrainConfig
+from facecraft.training.process import jemalloc_active, relaunch_with_jemalloc
+from facecraft.training.train import Trainer
+
+
+def stage_throughput(config: TrainConfig, device: str, steps: int) -> float:
+    """Images per second of ``config``'s single stage over ``steps`` timed steps (2 warm-up steps first)."""
+    with tempfile.TemporaryDirectory() as folder:
+        trainer = Trainer(config, Path(folder), load_template(), device=device, progress=False)
+        trainer.run(stop_after=2)
+        started = time.perf_counter()
+        trainer.run(stop_after=steps)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        elapsed = time.perf_counter() - started
+    return steps * config.stages[0].batch_size / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--prepared", default="cache/prepared")
+    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--batch", type=int, default=32, help="pose and pre-train batch")
+    parser.add_argument("--finetune-batch", type=int, default=16)
+    parser.add_argument("--precision", nargs="+", default=["bf16", "fp32"], choices=["bf16", "fp32"])
+    names = [s.value for s in Stage]
+    parser.add_argument("--stages", nargs="+", default=names, choices=names)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--no-jemalloc", action="store_true")
+    args = parser.parse_args()
+    if not args.no_jemalloc and args.device == "cpu":
+        relaunch_with_jemalloc_script(sys.argv[1:])
+    report: dict[str, object] = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}",
+        "device": args.device if args.device == "cpu" else torch.cuda.get_device_name(),
+        "jemalloc": jemalloc_active(),
+        "images_per_s": {},
+    }
+    base = TrainConfig(prepared=args.prepared, workers=0, checkpoint_every=10**9, log_every=10**9)
+    for precision in args.precision:
+        for name in args.stages:
+            stage = Stage(name)
+            batch = args.finetune_batch if stage is Stage.FINETUNE else args.batch
+            stage_config = StageConfig(stage, 2 + args.steps, batch_size=batch,
+                                       objective=ObjectiveConfig(perceptual=0.0))
+            config = dataclasses.replace(base, stages=(stage_config,), mixed_precision=precision == "bf16")
+            rate = stage_throughput(config, args.device, args.steps)
+            report["images_per_s"][f"{name} {precision} batch {batch}"] = round(rate, 2)  # type: ignore[index]
+            print(f"{name:9s} {precision} batch {batch}: {rate:6.2f} img/s", file=sys.stderr)
+    print(json.dumps(report, indent=2))
+
+
+def relaunch_with_jemalloc_script(argv: list[str]) -> None:
+    """Like the training command: re-execute this script once with jemalloc preloaded."""
+    if jemalloc_active():
+        return
+    os.environ.setdefault("PYTHONPATH", str(Path(__file__).parent))
+    relaunch_with_jemalloc("bench_train", argv)
+
+
+if __name__ == "__main__":
+    main()
