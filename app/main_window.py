@@ -321,7 +321,7 @@ class MainWindow(QMainWindow):
             return
         self._target_fidelity = self.state.fidelity
         self.status.setText("Decomposing…")
-        self.runner.submit(DecomposeRequest(photo.rgb, 0.0, face=face, tag=photo))
+        self.runner.submit(DecomposeRequest(photo.rgb, 0.0, face=face, tag=photo, source=photo.path))
 
     def request_fit(self, fidelity: float) -> None:
         """Run the fit at ``fidelity`` for the current photo (cancels any running one)."""
@@ -330,7 +330,9 @@ class MainWindow(QMainWindow):
             return
         face = 0 if self.state.decomposition is None else self.state.decomposition.face_index
         self._target_fidelity = None
-        self.runner.submit(DecomposeRequest(photo.rgb, float(fidelity), face=face, tag=photo))
+        self.runner.submit(
+            DecomposeRequest(photo.rgb, float(fidelity), face=face, tag=photo, source=photo.path)
+        )
 
     def choose_session(self) -> None:
         if not self._confirm_discard():
@@ -534,7 +536,9 @@ class MainWindow(QMainWindow):
             if x0 <= x <= x1 and y0 <= y <= y1 and index != decomposition.face_index:
                 self.status.setText(f"Switching to face {index + 1}…")
                 photo = self.state.photo
-                self.runner.submit(DecomposeRequest(photo.rgb, self.state.fidelity, face=index, tag=photo))
+                self.runner.submit(
+                    DecomposeRequest(photo.rgb, self.state.fidelity, face=index, tag=photo, source=photo.path)
+                )
                 return
 
     # -- saving and export ------------------------------------------------------------------------

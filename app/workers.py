@@ -28,7 +28,7 @@ from facecraft.core.decompose import Decomposer, Decomposition
 from facecraft.core.detection import DetectedFace
 from facecraft.core.editing.document import EditDocument
 from facecraft.core.editor import FaceEditor
-from facecraft.core.errors import FaceCraftError
+from facecraft.core.errors import FaceCraftError, naming_file
 from facecraft.core.fitting import FitCancelled, FitProgress, decode_state
 from facecraft.core.image_io import LoadedImage, load_image
 from facecraft.core.outputs import to_uint8
@@ -49,6 +49,7 @@ class DecomposeRequest:
         face: which detected face (0 = largest).
         faces: the detections when already known (skips detecting again).
         tag: the caller's label, returned with every signal (e.g. the photo's path).
+        source: the file the photo came from; a failure message names it.
     """
 
     rgb: np.ndarray
@@ -56,6 +57,7 @@ class DecomposeRequest:
     face: int = 0
     faces: tuple[DetectedFace, ...] | None = None
     tag: object = None
+    source: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ class DecompositionRunner(QObject):
         progress(int, object): a :class:`~facecraft.core.fitting.FitProgress`.
         preview(int, object): a :class:`FitPreview` (at most every ``PREVIEW_INTERVAL_S``).
         finished(int, object): the Decomposition, or what ``postprocess`` made of it.
-        failed(int, str): a message for the user.
+        failed(int, str): a message for the user (naming the request's ``source`` file).
         cancelled(int): the request was superseded or cancelled.
 
     Args:
@@ -195,10 +197,11 @@ class DecompositionRunner(QObject):
             except FitCancelled:
                 self.cancelled.emit(request_id)
             except FaceCraftError as exc:
-                self.failed.emit(request_id, str(exc))
+                self.failed.emit(request_id, _about(request, str(exc)))
             except Exception as exc:  # a bug must not kill the worker silently: report it
                 self.failed.emit(
-                    request_id, f"decomposition failed unexpectedly: {type(exc).__name__}: {exc}"
+                    request_id,
+                    _about(request, f"decomposition failed unexpectedly: {type(exc).__name__}: {exc}"),
                 )
             else:
                 if flag.is_set():
@@ -253,6 +256,11 @@ class DecompositionRunner(QObject):
             progress=on_progress,
             cancelled=flag.is_set,
         )
+
+
+def _about(request: DecomposeRequest, message: str) -> str:
+    """``message`` naming the request's photo file, when it has one."""
+    return message if request.source is None else naming_file(request.source, message)
 
 
 @dataclass(frozen=True)

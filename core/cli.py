@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from facecraft import __version__
-from facecraft.core.errors import FaceCraftError
+from facecraft.core.errors import FaceCraftError, NoFaceFound, naming_file
 from facecraft.core.fitting import DEFAULT_FIDELITY
 from facecraft.core.resources import resource_path
 
@@ -221,9 +221,9 @@ def run_decompose(args: argparse.Namespace) -> int:
         for photo in bar:
             try:
                 _decompose_one(decomposer, Path(photo), args.out, fidelity, args.all_faces)
-            except FaceCraftError as exc:
+            except FaceCraftError as exc:  # named: in a batch the user must know which photo failed
                 failures += 1
-                tqdm.write(f"facecraft: {exc}", file=sys.stderr)
+                tqdm.write(f"facecraft: {naming_file(photo, str(exc))}", file=sys.stderr)
     return 1 if failures else 0
 
 
@@ -292,7 +292,10 @@ def run_edit(args: argparse.Namespace) -> int:
         fidelity = args.fidelity if args.fidelity is not None else recipe.fidelity
         fidelity = DEFAULT_FIDELITY if fidelity is None else fidelity
         with Decomposer.load(args.weights) as decomposer:
-            decomposition = decomposer.decompose(image.rgb, fidelity, face=recipe.face)
+            try:
+                decomposition = decomposer.decompose(image.rgb, fidelity, face=recipe.face)
+            except NoFaceFound as exc:  # the engine saw only pixels: name the photo
+                raise NoFaceFound(naming_file(args.photo, str(exc))) from exc
         editor = FaceEditor(image.original, decomposition, decomposer.template)
         apply_recipe(editor, recipe)
         write_image(args.out, editor.edited_photo)

@@ -1,8 +1,24 @@
 """The exceptions the engine raises for problems a user can act on.
 
 Every error that reaches a user derives from :class:`FaceCraftError`, so the CLI
-and the GUI can show its message instead of a traceback.
+and the GUI can show its message instead of a traceback. A message about one of
+the user's files names it (see :func:`naming_file`), so that a failure in a batch
+of hundreds of photos says which one.
 """
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def naming_file(path: str | Path, message: str) -> str:
+    """``message`` prefixed with ``"<path>: "``, unless it already names ``path``.
+
+    For errors raised where the file is not known (e.g. face detection on pixels),
+    reported by the caller that read the file.
+    """
+    name = str(path)
+    return message if name in message else f"{name}: {message}"
 
 
 class FaceCraftError(Exception):

@@ -2,7 +2,9 @@
 
 :func:`load_image` is the one way the engine reads a user's photo. It keeps the
 decoded pixels at their original size and bit depth (for export) and gives an
-8-bit RGB copy for processing. Every failure raises
+8-bit RGB copy for processing. Floating-point TIFFs (16, 32 or 64-bit samples,
+as raw developers and scientific tools export them) are kept as 16-bit: the rest
+of FaceCraft works on uint8/uint16 pixels. Every failure raises
 :class:`~facecraft.core.errors.ImageLoadError` with a message naming the file
 and the reason; nothing is unpickled and nothing is written.
 """
@@ -30,6 +32,8 @@ MAX_FILE_BYTES = 512 * 1024 * 1024
 """Files larger than this are refused before they are read."""
 
 _EXIF_ORIENTATION_TAG = 0x0112
+_TIFF_MAGIC = frozenset({b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"})  # classic and BigTIFF
+_TIFF_GREY, _TIFF_RGB = 1, 2  # PhotometricInterpretation: BlackIsZero, RGB
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,8 @@ class LoadedImage:
         path: the file it came from.
         format: Pillow's name of the file format (``"JPEG"``, ``"PNG"``, ...).
         original: ``(H, W, C)`` array with ``C`` in {1, 2, 3, 4} (grey, grey+alpha,
-            RGB, RGBA), dtype uint8 or uint16 as stored in the file, EXIF
+            RGB, RGBA), dtype uint8 or uint16 as stored in the file (floating-point
+            TIFF samples mapped to uint16, see :func:`_float_tiff_pixels`), EXIF
             orientation applied. Kept unchanged for export.
         rgb: ``(H, W, 3)`` uint8 RGB copy for processing (16-bit scaled down, grey
             replicated, alpha dropped).
@@ -97,7 +102,8 @@ def apply_exif_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
 def load_image(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
     """Read a photo from disk.
 
-    Accepts JPEG, PNG (8/16-bit, grey, alpha, palette), WebP, TIFF and BMP.
+    Accepts JPEG, PNG (8/16-bit, grey, alpha, palette), WebP, TIFF (8/16-bit
+    integer, 16/32/64-bit floating point) and BMP.
 
     Args:
         path: the file to read.
@@ -120,6 +126,10 @@ def decode_image(data: bytes, path: str | Path, max_pixels: int = DEFAULT_MAX_PI
     path = Path(path)
     if not data:
         raise ImageLoadError(f"{path}: the file is empty")
+    if data[:4] in _TIFF_MAGIC:
+        floating = _float_tiff_pixels(data, path, max_pixels)
+        if floating is not None:
+            return _loaded(path, "TIFF", *floating)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -144,13 +154,7 @@ def decode_image(data: bytes, path: str | Path, max_pixels: int = DEFAULT_MAX_PI
                 f"use one of {', '.join(sorted(SUPPORTED_FORMATS - {'MPO'}))}"
             )
         width, height = image.size
-        if width <= 0 or height <= 0:
-            raise ImageLoadError(f"{path}: the image is empty ({width}x{height})")
-        if width * height > max_pixels:
-            raise ImageLoadError(
-                f"{path}: the image is too large ({width}x{height} = "
-                f"{width * height / 1e6:.0f} megapixels; the limit is {max_pixels / 1e6:.0f})"
-            )
+        _check_size(path, width, height, max_pixels)
         orientation = _exif_orientation(image)
         try:
             if _is_high_bit_depth(image, data):
@@ -162,7 +166,11 @@ def decode_image(data: bytes, path: str | Path, max_pixels: int = DEFAULT_MAX_PI
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
             raise ImageLoadError(f"{path}: the file is truncated or corrupt ({_reason(exc)})") from exc
         fmt = image.format
+    return _loaded(path, fmt, pixels, orientation)
 
+
+def _loaded(path: Path, fmt: str, pixels: np.ndarray, orientation: int) -> LoadedImage:
+    """The :class:`LoadedImage` of decoded ``(H, W, C)`` uint8/uint16 ``pixels`` as stored."""
     original = apply_exif_orientation(pixels, orientation)
     alpha = original[..., -1] if original.shape[2] in (2, 4) else None
     return LoadedImage(
@@ -184,6 +192,17 @@ def to_rgb8(pixels: np.ndarray) -> np.ndarray:
     if colour.shape[2] == 1:
         colour = np.repeat(colour, 3, axis=2)
     return np.ascontiguousarray(colour)
+
+
+def _check_size(path: Path, width: int, height: int, max_pixels: int) -> None:
+    """Refuse an image with no pixels or more than ``max_pixels``, before decoding it."""
+    if width <= 0 or height <= 0:
+        raise ImageLoadError(f"{path}: the image is empty ({width}x{height})")
+    if width * height > max_pixels:
+        raise ImageLoadError(
+            f"{path}: the image is too large ({width}x{height} = "
+            f"{width * height / 1e6:.0f} megapixels; the limit is {max_pixels / 1e6:.0f})"
+        )
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -263,14 +282,19 @@ def _decode_with_opencv(data: bytes) -> np.ndarray:
     pixels = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED)
     if pixels is None:
         raise ImageLoadError("the file is truncated or corrupt (16-bit decoder failed)")
+    if pixels.dtype not in (np.uint8, np.uint16):
+        raise ImageLoadError(f"unsupported sample type {pixels.dtype}")
+    return _bgr_to_rgb(pixels)
+
+
+def _bgr_to_rgb(pixels: np.ndarray) -> np.ndarray:
+    """OpenCV's ``(H, W)`` / ``(H, W, C)`` BGR(A) as a C-contiguous ``(H, W, C)`` RGB(A) array."""
     if pixels.ndim == 2:
         pixels = pixels[..., None]
     if pixels.shape[2] == 3:
         pixels = pixels[..., ::-1]
     elif pixels.shape[2] == 4:
         pixels = pixels[..., [2, 1, 0, 3]]
-    if pixels.dtype not in (np.uint8, np.uint16):
-        raise ImageLoadError(f"unsupported sample type {pixels.dtype}")
     return np.ascontiguousarray(pixels)
 
 
@@ -280,3 +304,74 @@ def _to_uint8(pixels: np.ndarray) -> np.ndarray:
     if pixels.dtype == np.uint16:
         return ((pixels.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
     raise ValueError(f"expected uint8 or uint16 pixels, got {pixels.dtype}")
+
+
+def _float_tiff_pixels(data: bytes, path: Path, max_pixels: int) -> tuple[np.ndarray, int] | None:
+    """The uint16 ``(H, W, C)`` pixels and EXIF orientation of a floating-point TIFF.
+
+    Returns None for a TIFF of integer samples, or one tifffile cannot parse (Pillow
+    reads and reports those). Pillow cannot open colour float TIFFs and OpenCV cannot
+    decode 16-bit float ones, so they are read with tifffile; OpenCV (libtiff) decodes
+    32/64-bit samples that tifffile cannot without the optional imagecodecs package
+    (LZW, the floating-point predictor).
+
+    Samples are taken as display values in ``[0, 1]`` (0 = black, 1 = white, as raw
+    developers export them): values outside are clipped, NaN reads as 0, and the
+    result is mapped to the full uint16 range, which keeps more precision than a
+    half float has. Brighter-than-white highlights are clipped rather than the image
+    divided by its maximum, so one specular highlight cannot darken the whole photo.
+
+    Raises:
+        ImageLoadError: an unsupported layout or colour model, too many pixels, or
+            sample data that cannot be decoded; the message names ``path`` and why.
+    """
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(io.BytesIO(data)) as tiff:
+            page = tiff.pages[0]
+            if page.dtype is None or page.dtype.kind != "f":
+                return None
+            _check_size(path, int(page.imagewidth), int(page.imagelength), max_pixels)
+            if page.photometric not in (_TIFF_GREY, _TIFF_RGB) or page.axes not in ("YX", "YXS", "SYX"):
+                model = getattr(page.photometric, "name", page.photometric)
+                raise ImageLoadError(
+                    f"{path}: unsupported floating-point TIFF (colour model {model}, "
+                    f"layout {page.axes}); save it as grey or RGB"
+                )
+            orientation_tag = page.tags.get(274)  # TIFF Orientation: the same values as EXIF's
+            value = orientation_tag.value if orientation_tag is not None else 1
+            orientation = value if isinstance(value, int) and 1 <= value <= 8 else 1
+            axes, bits = page.axes, int(page.bitspersample)
+            try:
+                samples, failure = page.asarray(), None
+            except Exception as exc:  # a missing codec or damaged strips: OpenCV may still decode it
+                samples, failure = None, exc
+    except ImageLoadError:
+        raise
+    except Exception:  # not parseable by tifffile: leave the file to Pillow and its message
+        return None
+    if samples is None:
+        samples = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if bits > 16 else None
+        if samples is None or samples.dtype.kind != "f":
+            raise ImageLoadError(f"{path}: the floating-point TIFF cannot be decoded ({_reason(failure)})")
+        samples = _bgr_to_rgb(samples)
+    elif axes == "SYX":
+        samples = np.moveaxis(samples, 0, -1)
+    if samples.ndim == 2:
+        samples = samples[..., None]
+    if not 1 <= samples.shape[2] <= 4:
+        raise ImageLoadError(
+            f"{path}: unsupported floating-point TIFF ({samples.shape[2]} samples per pixel)"
+        )
+    return _float_to_uint16(samples), orientation
+
+
+def _float_to_uint16(samples: np.ndarray) -> np.ndarray:
+    """Float samples clipped to ``[0, 1]`` (NaN as 0) and scaled to 0..65535, rounded to nearest."""
+    values = samples.astype(np.float32)  # a copy: the scaling below works in place
+    np.nan_to_num(values, copy=False, nan=0.0, posinf=1.0, neginf=0.0)
+    np.clip(values, 0.0, 1.0, out=values)
+    values *= 65535.0
+    values += 0.5
+    return np.ascontiguousarray(values.astype(np.uint16))

@@ -53,6 +53,13 @@ def test_bad_photos_are_reported_and_skipped(tmp_path: Path, capsys):
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["astronaut.faces.json"]
 
 
+def test_messages_name_the_file_once():
+    from facecraft.core.errors import naming_file
+
+    assert naming_file(Path("shots/a.jpg"), "no face was found") == "shots/a.jpg: no face was found"
+    assert naming_file("shots/a.jpg", "shots/a.jpg: the file is empty") == "shots/a.jpg: the file is empty"
+
+
 def test_console_script_runs_detect_on_the_sample_photo():
     result = subprocess.run([sys.executable, "-m", "facecraft", "detect"], capture_output=True,
                             text=True, timeout=120, check=False)

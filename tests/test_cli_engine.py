@@ -102,7 +102,9 @@ def test_one_bad_photo_is_reported_and_the_rest_processed(tmp_path: Path, capsys
     code = main(["decompose", str(broken), str(blank), str(ASTRONAUT), "--out", str(out), "--fidelity", "0"])
     assert code == 1
     errors = capsys.readouterr().err
-    assert "broken.jpg" in errors and "no face" in errors
+    assert f"{broken}: not an image" in errors and f"{blank}: no face was found" in errors
+    assert errors.count(str(broken)) == 1 and errors.count(str(blank)) == 1  # named once, not twice
+    assert str(ASTRONAUT) not in errors
     assert (out / "astronaut.json").is_file()
     assert not any(p.name.startswith(("broken", "blank")) for p in out.iterdir())
 
@@ -112,6 +114,17 @@ def test_an_unwritable_output_folder_is_a_message_not_a_traceback(tmp_path: Path
     blocker.write_text("x")
     assert main(["decompose", str(ASTRONAUT), "--out", str(blocker / "out"), "--fidelity", "0"]) == 1
     assert "cannot create the output folder" in capsys.readouterr().err
+
+
+def test_edit_of_a_photo_without_a_face_names_the_photo(tmp_path: Path, capsys):
+    blank = tmp_path / "blank.png"
+    Image.fromarray(np.full((200, 200, 3), 90, np.uint8)).save(blank)
+    (tmp_path / "recipe.json").write_text('{"fidelity": 0, "edits": []}')
+    out = tmp_path / "edited.png"
+    assert main(["edit", str(blank), "--recipe", str(tmp_path / "recipe.json"), "--out", str(out)]) == 1
+    errors = capsys.readouterr().err
+    assert f"facecraft: {blank}: no face was found" in errors and errors.count(str(blank)) == 1
+    assert not out.exists()
 
 
 def make_sticker(path: Path) -> None:

@@ -134,6 +134,7 @@ def test_a_photo_without_a_face_says_so(window, qtbot, tmp_path, monkeypatch):
         assert window.open_photo(blank)
     qtbot.waitUntil(lambda: bool(shown), timeout=5000)
     assert "no face" in shown[0]
+    assert f"{blank}: no face" in shown[0] and shown[0].count(str(blank)) == 1  # which photo, named once
 
 
 def test_closing_with_unsaved_edits_asks(window, qtbot, monkeypatch):

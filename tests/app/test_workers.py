@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -155,6 +156,14 @@ def test_a_photo_without_a_face_fails_with_a_message(qtbot, runner):
         request_id = runner.submit(DecomposeRequest(blank, 0.5))
     assert blocker.args[0] == request_id
     assert "no face" in blocker.args[1]
+
+
+def test_a_failure_names_the_requests_photo_file(qtbot, runner):
+    blank = np.full((240, 320, 3), 127, dtype=np.uint8)
+    source = Path("shoot") / "IMG_0042.jpg"
+    with qtbot.waitSignal(runner.failed, timeout=WAIT_MS) as blocker:
+        runner.submit(DecomposeRequest(blank, 0.0, source=source))
+    assert blocker.args[1].startswith(f"{source}: no face was found")
 
 
 def test_a_failing_model_load_is_reported_and_the_next_request_loads_again(qtbot, make_runner, engine, photo):

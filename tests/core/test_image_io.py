@@ -75,6 +75,76 @@ def test_16_bit_tiff(tmp_path: Path):
     assert loaded.bit_depth == 16 and np.array_equal(loaded.original, deep)
 
 
+def _float_card(dtype: type, channels: int) -> np.ndarray:
+    """A float test card in roughly [-0.2, 1.2], with NaN and exact 0, 0.5 and 1 samples."""
+    rng = np.random.default_rng(channels)
+    card = rng.uniform(-0.2, 1.2, size=(12, 16, channels)).astype(dtype)
+    card[0, 0], card[0, 1], card[0, 2], card[0, 3] = 0.0, 0.5, 1.0, np.nan
+    return card
+
+
+def _expected_uint16(card: np.ndarray) -> np.ndarray:
+    """Clip to [0, 1] (NaN as 0), then scale to 0..65535: the documented mapping."""
+    values = np.clip(np.nan_to_num(card.astype(np.float64), nan=0.0), 0.0, 1.0)
+    return np.round(values * 65535).astype(np.uint16)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_float_tiff_is_read_as_16_bit(tmp_path: Path, dtype: type, channels: int):
+    import tifffile
+
+    card = _float_card(dtype, channels)
+    path = tmp_path / "linear.tif"
+    photometric = "rgb" if channels >= 3 else "minisblack"
+    extra = {"extrasamples": ["unassalpha"]} if channels == 4 else {}
+    tifffile.imwrite(path, card if channels > 1 else card[..., 0], photometric=photometric, **extra)
+    loaded = load_image(path)
+    assert loaded.format == "TIFF" and loaded.bit_depth == 16
+    assert loaded.original.shape == (12, 16, channels)
+    assert np.abs(loaded.original.astype(int) - _expected_uint16(card)).max() <= 1
+    assert loaded.original[0, 0, 0] == 0 and loaded.original[0, 2, 0] == 65535  # 0 and 1
+    assert loaded.original[0, 3, 0] == 0  # NaN
+    assert loaded.rgb[0, 1, 0] == 128  # 0.5 is mid grey for the model
+    assert np.array_equal(loaded.rgb, to_rgb8(loaded.original))
+    over, under = card > 1, card < 0  # clipped, not rescaled by the maximum
+    assert (loaded.original[over] == 65535).all() and (loaded.original[under] == 0).all()
+    assert (loaded.alpha is not None) == (channels == 4)
+
+
+def test_float_tiff_orientation_tag_is_applied(tmp_path: Path):
+    import tifffile
+
+    card = _float_card(np.float32, 3)
+    tifffile.imwrite(tmp_path / "turned.tif", card, photometric="rgb", extratags=[(274, "H", 1, 6, False)])
+    loaded = load_image(tmp_path / "turned.tif")
+    assert loaded.exif_orientation == 6 and loaded.original.shape == (16, 12, 3)
+    expected = apply_exif_orientation(_expected_uint16(card), 6)
+    assert np.abs(loaded.original.astype(int) - expected).max() <= 1
+
+
+def test_lzw_float_tiff_with_the_floating_point_predictor(tmp_path: Path):
+    card = np.clip(_float_card(np.float32, 3), 0.0, 1.0)
+    card[0, 3] = 0.25
+    assert cv2.imwrite(str(tmp_path / "lzw.tif"), card[..., ::-1], [cv2.IMWRITE_TIFF_COMPRESSION, 5])
+    loaded = load_image(tmp_path / "lzw.tif")
+    assert loaded.bit_depth == 16
+    assert np.abs(loaded.original.astype(int) - _expected_uint16(card)).max() <= 1
+
+
+def test_damaged_float_tiff_names_the_file_and_why(tmp_path: Path):
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "full.tif", _float_card(np.float32, 3), photometric="rgb", rowsperstrip=2)
+    data = (tmp_path / "full.tif").read_bytes()
+    (tmp_path / "cut.tif").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageLoadError, match=r"cut\.tif: the floating-point TIFF cannot be decoded \(.+\)"):
+        load_image(tmp_path / "cut.tif")
+    tifffile.imwrite(tmp_path / "cmyk.tif", np.zeros((4, 5, 4), np.float32), photometric="separated")
+    with pytest.raises(ImageLoadError, match=r"cmyk\.tif: unsupported floating-point TIFF \(colour model"):
+        load_image(tmp_path / "cmyk.tif")
+
+
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_exif_orientation_matches_pillow(tmp_path: Path, orientation: int):
     from PIL import ImageOps
