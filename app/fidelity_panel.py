@@ -40,14 +40,16 @@ REDRAW_INTERVAL_MS = 100
 FIDELITY_TOOLTIP = (
     "How far per-photo fitting goes (higher = better match to the photo, but slower):\n"
     "0: the encoder's estimate alone;\n"
-    f"up to {STAGE_ENDS[0]:.2f}: pose and lighting are aligned to the detected landmarks;\n"
-    f"up to {STAGE_ENDS[1]:.2f}: the shape and albedo codes are fitted photometrically to the photo;\n"
+    f"above 0, up to {STAGE_ENDS[0]:.2f}: pose and shape follow the detected 478-point face mesh "
+    "and 68 landmarks (camera and shape offset in closed form, then shape-code steps);\n"
+    f"up to {STAGE_ENDS[1]:.2f}: albedo and lighting are solved in closed form from the photo, then "
+    "refined photometrically;\n"
     "beyond: the shape and albedo get per-texel detail, trained with the paper's proxy pairing."
 )
 
 
 def describe_fidelity(fidelity: float) -> str:
-    """``"0.50 · landmarks 20 + photometric 23 steps"``: the value and the steps each stage runs."""
+    """``"0.50 · geometry 4 + photometric 6 steps"``: the value and the steps each stage runs."""
     fidelity = min(max(float(fidelity), 0.0), 1.0)
     stages = FitSchedule.from_fidelity(fidelity).stages()
     if not stages:

@@ -73,6 +73,10 @@ class Camera:
         """``(B, 6)`` numbers in the :data:`CAMERA_PARAMS` order."""
         return torch.cat([self.scale[:, None], self.angles, self.translation], dim=1)
 
+    def detach(self) -> Camera:
+        """The same cameras, cut from the autograd graph (copies, so later in-place steps do not leak)."""
+        return Camera(*(value.detach().clone() for value in (self.scale, self.angles, self.translation)))
+
     def rotation(self) -> Tensor:
         """``(B, 3, 3)`` rotation from the canonical frame to the camera frame."""
         return euler_to_rotation(self.angles)

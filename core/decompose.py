@@ -23,6 +23,7 @@ from facecraft.core.camera import Camera, CropTransform, project
 from facecraft.core.crop import crop_image, face_crop
 from facecraft.core.detection import DetectedFace, FaceDetector
 from facecraft.core.errors import NoFaceFound
+from facecraft.core.fit_geometry import mesh_in_crop
 from facecraft.core.fitting import (
     CancelCheck,
     FaceFitter,
@@ -119,7 +120,7 @@ class Decomposer:
         self.model = model.eval().requires_grad_(False)
         self.template = template
         self.renderer = Renderer(template)
-        self.fitter = FaceFitter(self.model, self.renderer)
+        self.fitter = FaceFitter(self.model, self.renderer, template)
         self._detector = detector
 
     @classmethod
@@ -174,7 +175,6 @@ class Decomposer:
         faces: list[DetectedFace] | None = None,
         progress: ProgressCallback | None = None,
         cancelled: CancelCheck | None = None,
-        seed: int = 0,
     ) -> Decomposition:
         """Decompose one face of a photo.
 
@@ -185,7 +185,6 @@ class Decomposer:
             faces: the detections, when the caller already has them (saves detecting again).
             progress: called after every fitting step.
             cancelled: polled before every fitting step.
-            seed: makes the fit repeatable.
 
         Raises:
             NoFaceFound: no face, or no face of that index.
@@ -217,7 +216,8 @@ class Decomposer:
             start = self.model(image)
         clock = _lap(timings, "encoder", clock)
 
-        result = self.fitter.fit(image, landmarks, start, schedule, progress, cancelled, seed)
+        mesh = torch.as_tensor(mesh_in_crop(chosen.landmarks478, crop), dtype=torch.float32)
+        result = self.fitter.fit(image, landmarks, start, schedule, progress, cancelled, mesh=mesh)
         timings.update({f"fit_{name}": ms for name, ms in result.stage_ms.items()})
         clock = time.perf_counter()
         decomposition = self._finish(rgb, chosen, index, count, crop, image, result, fidelity, timings)

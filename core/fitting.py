@@ -1,21 +1,28 @@
-"""Per-photo fitting: one schedule, driven by a single ``fidelity`` number (paper §4.4-4.5).
+"""Per-photo fitting: one schedule, driven by a single ``fidelity`` number (paper §4.2, §4.5).
 
 The encoder's estimate is refined in three stages that run one after the other:
 
-1. **landmarks** — camera and shape code, so that the model's 68 landmarks land on
-   the detected ones (no rendering: cheap);
-2. **photometric** — shape and albedo codes, camera and lighting, against the
-   photo through the differentiable renderer (l2,1 of ``I(S, A)``, landmarks kept);
-3. **detail** — the codes are frozen and the true shape ``S`` and albedo ``A``
-   get free per-texel residuals, trained with the paper's pairing on this one photo:
-   ``I(S, Ã)`` and ``I(S̃, A)`` (plus ``I(S, A)``) against the photo, with the
-   residual-magnitude, smoothness and residual-symmetry terms keeping them near
-   the proxies.
+1. **geometry** — no rendering, no dependence on a good encoder: the similarity
+   camera of the template's mean Face Mesh onto the 468 detected Face Mesh points
+   (closed form, as the training's pseudo ground truth), then Adam steps on the
+   shape code towards those points (depth weighted less) and the 68 landmarks, and
+   a smooth per-texel offset that carries the shape onto them
+   (:mod:`facecraft.core.fit_geometry`); the lighting is then solved in closed form
+   for the model's albedo;
+2. **photometric** — its first step solves albedo and lighting in closed form,
+   alternately (:mod:`facecraft.core.appearance`), and starts the true albedo's
+   residual from that albedo (the proxy stays the model's); the next steps refine the
+   lighting, the albedo code and the residual against the l2,1 error of ``I(S, A)``;
+3. **detail** — the codes are frozen and the true shape ``S`` and albedo ``A`` get
+   per-texel residuals trained with the paper's pairing on this one photo:
+   ``I(S, Ã)`` and ``I(S̃, A)`` (plus ``I(S, A)``), with the residual-magnitude,
+   smoothness and residual-symmetry terms keeping them near the proxies.
 
 :meth:`FitSchedule.from_fidelity` fills the stages in that order: a higher
 fidelity runs every step a lower one runs, and then more. The step sizes never
 depend on the total, and the best state seen (by the photometric error of
 ``I(S, A)``) is returned, so the error can only go down as the fidelity goes up.
+Nothing in a fit is random: the same inputs give the same result.
 """
 
 from __future__ import annotations
@@ -28,43 +35,49 @@ from enum import StrEnum
 import torch
 from torch import Tensor
 
-from facecraft.core.camera import Camera, project
+from facecraft.core.appearance import alternate, facing_trust, solve_lighting
+from facecraft.core.camera import Camera
 from facecraft.core.errors import FaceCraftError
+from facecraft.core.fit_geometry import MeshConstraint, MeshTarget, similarity_camera
+from facecraft.core.fit_terms import FitTerms, detail_terms, geometry_terms, photometric_terms
 from facecraft.core.model import losses
 from facecraft.core.model.config import ObjectiveConfig
 from facecraft.core.model.model import DecodedFace, FaceModel, ModelOutput
 from facecraft.core.render.renderer import Renderer
+from facecraft.core.render.shading import ambient_light
+from facecraft.core.render.unwrap import unwrap_image
+from facecraft.core.template import FaceTemplate
 
-LANDMARK_STEPS = 20
-"""Steps of the landmark stage at full fidelity (it is full from ``fidelity`` 0.15 on)."""
-PHOTOMETRIC_STEPS = 30
-"""Steps of the photometric stage at full fidelity (full from 0.6 on)."""
-DETAIL_STEPS = 120
+GEOMETRY_STEPS = 4
+"""Steps of the geometry stage at full fidelity (it is full from ``fidelity`` 0.15 on); the first
+is the closed-form camera and offset, the others descend the shape code."""
+PHOTOMETRIC_STEPS = 8
+"""Steps of the photometric stage at full fidelity (full from 0.6 on); the first is closed form."""
+DETAIL_STEPS = 40
 """Steps of the detail stage at fidelity 1."""
 STAGE_ENDS = (0.15, 0.6, 1.0)
 """Fidelity at which each stage has all its steps."""
 DEFAULT_FIDELITY = 0.5
-"""The GUI's and CLI's default: landmarks and most of the photometric stage."""
+"""The GUI's and CLI's default: the geometry and most of the photometric stage."""
+APPEARANCE_ROUNDS = 3
+"""Lighting-then-albedo rounds of the closed-form appearance step."""
 
-CODE_PRIOR = 0.02
-"""Weight of the pull of the codes towards the encoder's (mean square)."""
-LEARNING_RATES = {
-    "log_scale": 0.01,
-    "angles": 0.01,
-    "translation": 0.5,
-    "codes": 0.05,
-    "lighting": 0.02,
-    "shape_residual": 0.002,
-    "albedo_residual": 0.01,
-}
-"""Adam step sizes per parameter group (translation in crop pixels, residuals in model units)."""
+
+@dataclass(frozen=True)
+class LearningRates:
+    """Adam step sizes per parameter group (codes and residuals in model units)."""
+
+    codes: float = 0.05
+    lighting: float = 0.02
+    shape_residual: float = 0.002
+    albedo_residual: float = 0.01
 
 
 class FitStage(StrEnum):
     """The stages of the schedule, in the order they run."""
 
     ENCODER = "encoder"
-    LANDMARKS = "landmarks"
+    GEOMETRY = "geometry"
     PHOTOMETRIC = "photometric"
     DETAIL = "detail"
 
@@ -80,7 +93,7 @@ class FitCancelled(FaceCraftError):
 class FitSchedule:
     """How many Adam steps each stage runs."""
 
-    landmark_steps: int = 0
+    geometry_steps: int = 0
     photometric_steps: int = 0
     detail_steps: int = 0
 
@@ -96,21 +109,21 @@ class FitSchedule:
             raise ValueError(f"fidelity must be in [0, 1], got {fidelity}")
         steps = []
         start = 0.0
-        for end, full in zip(STAGE_ENDS, (LANDMARK_STEPS, PHOTOMETRIC_STEPS, DETAIL_STEPS), strict=True):
+        for end, full in zip(STAGE_ENDS, (GEOMETRY_STEPS, PHOTOMETRIC_STEPS, DETAIL_STEPS), strict=True):
             share = min(max((fidelity - start) / (end - start), 0.0), 1.0)
-            steps.append(round(share * full))
+            steps.append(max(1, round(share * full)) if share > 0 else 0)
             start = end
         return cls(*steps)
 
     @property
     def total(self) -> int:
         """All steps."""
-        return self.landmark_steps + self.photometric_steps + self.detail_steps
+        return self.geometry_steps + self.photometric_steps + self.detail_steps
 
     def stages(self) -> tuple[tuple[FitStage, int], ...]:
         """``(stage, steps)`` of the stages that run, in order."""
         runs = (
-            (FitStage.LANDMARKS, self.landmark_steps),
+            (FitStage.GEOMETRY, self.geometry_steps),
             (FitStage.PHOTOMETRIC, self.photometric_steps),
             (FitStage.DETAIL, self.detail_steps),
         )
@@ -159,7 +172,7 @@ class FitProgress:
 
 @dataclass(frozen=True)
 class FitResult:
-    """The outcome of :func:`fit_face`.
+    """The outcome of :meth:`FaceFitter.fit`.
 
     Attributes:
         state: the best state found (the encoder's when no step improved on it).
@@ -182,14 +195,14 @@ ProgressCallback = Callable[[FitProgress], None]
 CancelCheck = Callable[[], bool]
 
 
+
 def initial_state(output: ModelOutput) -> FitState:
     """The encoder's estimate as a :class:`FitState` (zero residuals)."""
     zeros = torch.zeros_like(output.face.shape.detach())
-    camera = output.camera
     return FitState(
         shape_code=output.shape_code.detach(),
         albedo_code=output.albedo_code.detach(),
-        camera=Camera(camera.scale.detach(), camera.angles.detach(), camera.translation.detach()),
+        camera=output.camera.detach(),
         lighting=output.lighting.detach(),
         shape_residual=zeros,
         albedo_residual=zeros.clone(),
@@ -199,10 +212,15 @@ def initial_state(output: ModelOutput) -> FitState:
 def decode_state(model: FaceModel, state: FitState) -> DecodedFace:
     """Decode a state's codes and add its residuals to the true components."""
     face = model.decode(state.shape_code, state.albedo_code)
+    return with_residuals(face, state.shape_residual, state.albedo_residual)
+
+
+def with_residuals(face: DecodedFace, shape_residual: Tensor, albedo_residual: Tensor) -> DecodedFace:
+    """``face`` with per-texel residuals added to its true shape and albedo (albedo kept in [0, 1])."""
     return DecodedFace(
-        shape=face.shape + state.shape_residual,
+        shape=face.shape + shape_residual,
         shape_proxy=face.shape_proxy,
-        albedo=(face.albedo + state.albedo_residual).clamp(0.0, 1.0),
+        albedo=(face.albedo + albedo_residual).clamp(0.0, 1.0),
         albedo_proxy=face.albedo_proxy,
     )
 
@@ -217,59 +235,8 @@ def photometric_error(
     return losses.reconstruction_l21_per_photo(result.image, image, result.mask)
 
 
-class _Parameters:
-    """The leaves Adam updates, built from a :class:`FitState`."""
-
-    def __init__(self, state: FitState) -> None:
-        def leaf(value: Tensor) -> Tensor:
-            return value.detach().clone().requires_grad_(True)
-
-        self.log_scale = leaf(state.camera.scale.log())
-        self.angles = leaf(state.camera.angles)
-        self.translation = leaf(state.camera.translation)
-        self.shape_code = leaf(state.shape_code)
-        self.albedo_code = leaf(state.albedo_code)
-        self.lighting = leaf(state.lighting)
-        self.shape_residual = leaf(state.shape_residual)
-        self.albedo_residual = leaf(state.albedo_residual)
-
-    def camera(self) -> Camera:
-        return Camera(self.log_scale.exp(), self.angles, self.translation)
-
-    def state(self) -> FitState:
-        camera = self.camera()
-        return FitState(
-            shape_code=self.shape_code.detach().clone(),
-            albedo_code=self.albedo_code.detach().clone(),
-            camera=Camera(
-                camera.scale.detach(), self.angles.detach().clone(), self.translation.detach().clone()
-            ),
-            lighting=self.lighting.detach().clone(),
-            shape_residual=self.shape_residual.detach().clone(),
-            albedo_residual=self.albedo_residual.detach().clone(),
-        )
-
-    def optimiser(self, stage: FitStage) -> torch.optim.Adam:
-        rates = LEARNING_RATES
-        camera = [
-            {"params": [self.log_scale], "lr": rates["log_scale"]},
-            {"params": [self.angles], "lr": rates["angles"]},
-            {"params": [self.translation], "lr": rates["translation"]},
-        ]
-        if stage is FitStage.LANDMARKS:
-            groups = [*camera, {"params": [self.lighting], "lr": rates["lighting"]}]
-        elif stage is FitStage.PHOTOMETRIC:
-            groups = [
-                *camera,
-                {"params": [self.shape_code, self.albedo_code], "lr": rates["codes"]},
-                {"params": [self.lighting], "lr": rates["lighting"]},
-            ]
-        else:
-            groups = [
-                {"params": [self.shape_residual], "lr": rates["shape_residual"]},
-                {"params": [self.albedo_residual], "lr": rates["albedo_residual"]},
-            ]
-        return torch.optim.Adam(groups, betas=(0.9, 0.999))
+def _leaf(value: Tensor) -> Tensor:
+    return value.detach().clone().requires_grad_(True)
 
 
 class _Best:
@@ -279,9 +246,29 @@ class _Best:
         self.error = error
         self.state = state
 
-    def offer(self, error: float, parameters: _Parameters) -> None:
+    def offer(self, error: float, state: FitState | Callable[[], FitState]) -> None:
         if error < self.error:
-            self.error, self.state = error, parameters.state()
+            self.error, self.state = error, state if isinstance(state, FitState) else state()
+
+
+@dataclass
+class _Run:
+    """The bookkeeping of one fit: progress, cancellation, best state."""
+
+    schedule: FitSchedule
+    progress: ProgressCallback | None
+    cancelled: CancelCheck | None
+    best: _Best
+    done: int = 0
+
+    def check(self) -> None:
+        if self.cancelled is not None and self.cancelled():
+            raise FitCancelled()
+
+    def report(self, stage: FitStage, terms: FitTerms, state: Callable[[], FitState]) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(FitProgress(self.done, self.schedule.total, stage, terms.as_floats(), state()))
 
 
 class FaceFitter:
@@ -290,13 +277,25 @@ class FaceFitter:
     Args:
         model: the trained model; used in eval mode, its weights must not require gradients.
         renderer: renders ``(1, 3, S, S)`` crops.
-        weights: the weights of the regularisers (landmark, residual, smoothness, symmetry).
+        template: the face template (Face Mesh correspondences for the geometry stage).
+        weights: the weights of the regularisers (residual, smoothness, symmetry).
+        rates: Adam step sizes.
     """
 
-    def __init__(self, model: FaceModel, renderer: Renderer, weights: ObjectiveConfig | None = None) -> None:
+    def __init__(
+        self,
+        model: FaceModel,
+        renderer: Renderer,
+        template: FaceTemplate,
+        weights: ObjectiveConfig | None = None,
+        rates: LearningRates | None = None,
+    ) -> None:
         self.model = model
         self.renderer = renderer
+        self.template = template
+        self.constraint = MeshConstraint(template)
         self.weights = weights or ObjectiveConfig()
+        self.rates = rates or LearningRates()
 
     def fit(
         self,
@@ -306,7 +305,7 @@ class FaceFitter:
         schedule: FitSchedule,
         progress: ProgressCallback | None = None,
         cancelled: CancelCheck | None = None,
-        seed: int = 0,
+        mesh: Tensor | None = None,
     ) -> FitResult:
         """Refine the encoder's estimate ``start`` of ``image``.
 
@@ -317,153 +316,201 @@ class FaceFitter:
             schedule: steps per stage.
             progress: called after every step.
             cancelled: polled before every step; when it returns True the fit stops.
-            seed: seeds torch's generator, so a fit is repeatable.
+            mesh: ``(468, 3)`` the detected Face Mesh in crop pixels (depth away from the
+                camera); needed by the geometry stage.
 
         Raises:
             FitCancelled: ``cancelled`` returned True.
+            ValueError: the schedule has a geometry stage and no ``mesh`` was given.
         """
-        torch.manual_seed(seed)
+        if schedule.geometry_steps and mesh is None:
+            raise ValueError("the geometry stage needs the detected Face Mesh (mesh=...)")
         state = initial_state(start)
-        encoder_face = start.face  # the start state's face: no need to decode it again
         with torch.no_grad():
             encoder_error = float(
-                photometric_error(self.renderer, encoder_face, state.camera, state.lighting, image)[0]
+                photometric_error(self.renderer, start.face, state.camera, state.lighting, image)[0]
             )
-        best = _Best(encoder_error, state)
-        state_at_start = state
+        encoder_state = state
+        run = _Run(schedule, progress, cancelled, _Best(encoder_error, state))
         stage_ms: dict[str, float] = {}
-        done = 0
         for stage, steps in schedule.stages():
             began = time.perf_counter()
-            parameters = _Parameters(state)
-            optimiser = parameters.optimiser(stage)
-            frozen_face = None
-            if stage in (FitStage.LANDMARKS, FitStage.DETAIL):
-                with torch.no_grad():
-                    frozen_face = self.model.decode(parameters.shape_code, parameters.albedo_code)
-            for _ in range(steps):
-                if cancelled is not None and cancelled():
-                    raise FitCancelled()
-                optimiser.zero_grad(set_to_none=True)
-                with torch.enable_grad():
-                    terms = self._stage_loss(stage, parameters, image, landmarks, state, frozen_face)
-                    terms["total"].backward()
-                # "photometric" is the error of the state *before* this step.
-                best.offer(float(terms["photometric"].detach()), parameters)
-                optimiser.step()
-                done += 1
-                if progress is not None:
-                    progress(
-                        FitProgress(
-                            done,
-                            schedule.total,
-                            stage,
-                            {k: float(v.detach()) for k, v in terms.items()},
-                            parameters.state(),
-                        )
-                    )
-            state = parameters.state()
+            if stage is FitStage.GEOMETRY:
+                assert mesh is not None
+                state = self._geometry(run, state, start, image, landmarks, mesh, steps)
+            elif stage is FitStage.PHOTOMETRIC:
+                state = self._photometric(run, state, start, image, steps)
+            else:
+                state = self._detail(run, state, image, steps)
             with torch.no_grad():
                 face = decode_state(self.model, state)
                 error = float(photometric_error(self.renderer, face, state.camera, state.lighting, image)[0])
-            best.offer(error, parameters)
+            run.best.offer(error, state)
             stage_ms[stage.value] = (time.perf_counter() - began) * 1000
-        if best.state is state_at_start:
-            best_face = encoder_face
+        best = run.best.state
+        if best is encoder_state:
+            best_face = start.face  # no need to decode the encoder's face again
         else:
             with torch.no_grad():
-                best_face = decode_state(self.model, best.state)
-        best_error, best_state = best.error, best.state
-        return FitResult(best_state, best_face, best_error, encoder_error, schedule, stage_ms)
+                best_face = decode_state(self.model, best)
+        return FitResult(best, best_face, run.best.error, encoder_error, schedule, stage_ms)
 
-    def _stage_loss(
+    # -- stages -----------------------------------------------------------------------------
+
+    def _geometry(
         self,
-        stage: FitStage,
-        parameters: _Parameters,
+        run: _Run,
+        state: FitState,
+        start: ModelOutput,
         image: Tensor,
         landmarks: Tensor,
-        start: FitState,
-        frozen_face: DecodedFace | None,
-    ) -> dict[str, Tensor]:
-        weights = self.weights
-        size = (image.shape[2], image.shape[3])
-        camera = parameters.camera()
-        if stage is FitStage.LANDMARKS:
-            assert frozen_face is not None
-            result = self.renderer(
-                frozen_face.shape, frozen_face.albedo, camera, parameters.lighting, size, background=image
-            )
-            reconstruction = losses.reconstruction_l21(result.image, image, result.mask)
-            landmark = self._landmark_term(frozen_face.shape_proxy, camera, landmarks, size)
-            total = reconstruction + weights.landmark * landmark
-            return {
-                "total": total,
-                "reconstruction": reconstruction,
-                "landmark": landmark,
-                "photometric": reconstruction,
-            }
-        if stage is FitStage.PHOTOMETRIC:
-            face = self.model.decode(parameters.shape_code, parameters.albedo_code)
-            result = self.renderer(
-                face.shape, face.albedo, camera, parameters.lighting, size, background=image
-            )
-            reconstruction = losses.reconstruction_l21(result.image, image, result.mask)
-            landmark = self._landmark_term(face.shape_proxy, camera, landmarks, size)
-            prior = (parameters.shape_code - start.shape_code).square().mean() + (
-                parameters.albedo_code - start.albedo_code
-            ).square().mean()
-            total = reconstruction + weights.landmark * landmark + CODE_PRIOR * prior
-            return {
-                "total": total,
-                "reconstruction": reconstruction,
-                "landmark": landmark,
-                "code_prior": prior,
-                "photometric": reconstruction,
-            }
-        assert frozen_face is not None
-        return self._detail_loss(parameters, image, frozen_face, camera)
+        mesh: Tensor,
+        steps: int,
+    ) -> FitState:
+        """Closed-form camera, shape-code steps towards the Face Mesh, closed-form offset and lighting."""
+        run.check()
+        fitted = similarity_camera(mesh.detach().double().cpu().numpy(), self.template)
+        camera = Camera.from_vector(fitted.camera.to_vector().to(image))
+        target = MeshTarget(camera, fitted.canonical.to(image))
+        code = _leaf(state.shape_code)
+        optimiser = torch.optim.Adam([code], lr=self.rates.codes)
 
-    def _detail_loss(
-        self, parameters: _Parameters, image: Tensor, face: DecodedFace, camera: Camera
-    ) -> dict[str, Tensor]:
-        weights = self.weights
-        size = (image.shape[2], image.shape[3])
-        lighting = parameters.lighting.detach()
-        shape = face.shape + parameters.shape_residual
-        albedo = (face.albedo + parameters.albedo_residual).clamp(0.0, 1.0)
-        reconstruction = image.new_zeros(())
-        renders = []
-        for pair_shape, pair_albedo in (
-            (shape, face.albedo_proxy),
-            (face.shape_proxy, albedo),
-            (shape, albedo),
-        ):
-            result = self.renderer(pair_shape, pair_albedo, camera, lighting, size, background=image)
-            renders.append(losses.reconstruction_l21(result.image, image, result.mask))
-            reconstruction = reconstruction + renders[-1]
-            if len(renders) == 1:
-                true_shape_render = result
-        mask = self.model.uv_mask.to(image.dtype)
-        residual = losses.residual_magnitude(shape, face.shape_proxy, albedo, face.albedo_proxy, mask)
-        smoothness = losses.shape_smoothness(shape, mask)
-        symmetry = losses.residual_symmetry(shape, face.shape_proxy, true_shape_render.visibility, mask)
-        total = (
-            reconstruction
-            + weights.residual * residual
-            + weights.shape_smoothness * smoothness
-            + weights.residual_symmetry * symmetry
+        def current() -> FitState:
+            return self._geometry_state(state, code.detach().clone(), target, landmarks, image)
+
+        with torch.no_grad():
+            terms = geometry_terms(self.model, self.constraint, target, code, start.shape_code, landmarks)
+        run.report(FitStage.GEOMETRY, terms, current)
+        for _ in range(steps - 1):
+            run.check()
+            optimiser.zero_grad(set_to_none=True)
+            with torch.enable_grad():
+                terms = geometry_terms(self.model, self.constraint, target, code, start.shape_code, landmarks)
+                terms.total.backward()
+            optimiser.step()
+            run.report(FitStage.GEOMETRY, terms, current)
+        return current()
+
+    def _geometry_state(
+        self, state: FitState, shape_code: Tensor, target: MeshTarget, landmarks: Tensor, image: Tensor
+    ) -> FitState:
+        """The state of a shape code: its offset onto the mesh, and the lighting for the model albedo."""
+        with torch.no_grad():
+            face = self.model.decode(shape_code, state.albedo_code)
+            residual = self.constraint.offset_field(face.shape, target, target.camera, landmarks)
+            shape = face.shape + residual
+            lighting = self._closed_form_lighting(shape, face.albedo, target.camera, image)
+        return FitState(
+            shape_code=shape_code,
+            albedo_code=state.albedo_code,
+            camera=target.camera.detach(),
+            lighting=lighting,
+            shape_residual=residual,
+            albedo_residual=torch.zeros_like(residual),
         )
-        return {
-            "total": total,
-            "reconstruction": reconstruction,
-            "residual": residual,
-            "shape_smoothness": smoothness,
-            "residual_symmetry": symmetry,
-            "photometric": renders[2],
-        }
 
-    def _landmark_term(
-        self, shape: Tensor, camera: Camera, landmarks: Tensor, size: tuple[int, int]
-    ) -> Tensor:
-        projected = project(self.model.landmark_points(shape), camera)[..., :2]
-        return losses.landmark_loss(projected, landmarks, normaliser=float(size[1]))
+    def _surface(self, shape: Tensor, camera: Camera, image: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """``(texture, normals, seen)`` in UV: the photo unwrapped, camera-frame normals, visibility."""
+        size = (image.shape[2], image.shape[3])
+        render = self.renderer(shape, torch.zeros_like(shape), camera, ambient_light(1).to(image), size)
+        return unwrap_image(image, shape, camera), render.normals_uv, render.visibility
+
+    def _closed_form_lighting(self, shape: Tensor, albedo: Tensor, camera: Camera, image: Tensor) -> Tensor:
+        texture, normals, seen = self._surface(shape, camera, image)
+        trust = facing_trust(normals[:, 2:3], seen) * self.model.uv_mask.to(seen.dtype)
+        return solve_lighting(texture, albedo, normals, trust)
+
+    def _photometric(
+        self, run: _Run, state: FitState, start: ModelOutput, image: Tensor, steps: int
+    ) -> FitState:
+        """A closed-form albedo and lighting, then Adam on lighting, albedo code and albedo residual."""
+        run.check()
+        mask = self.model.uv_mask.to(image.dtype)
+        with torch.no_grad():
+            face = self.model.decode(state.shape_code, state.albedo_code)
+            shape = face.shape + state.shape_residual
+            texture, normals, seen = self._surface(shape, state.camera, image)
+            appearance = alternate(texture, normals, seen, face.albedo, mask, APPEARANCE_ROUNDS)
+        lighting = _leaf(appearance.lighting)
+        albedo_code = _leaf(state.albedo_code)
+        albedo_residual = _leaf(appearance.albedo - face.albedo)
+        frozen_shape = face.shape
+
+        def current() -> FitState:
+            return FitState(
+                state.shape_code,
+                albedo_code.detach().clone(),
+                state.camera,
+                lighting.detach().clone(),
+                state.shape_residual,
+                albedo_residual.detach().clone(),
+            )
+
+        def terms_now() -> FitTerms:
+            albedo, albedo_proxy = self.model.decode_albedo(albedo_code)
+            decoded = DecodedFace(frozen_shape, face.shape_proxy, albedo, albedo_proxy)
+            full = with_residuals(decoded, state.shape_residual, albedo_residual)
+            return photometric_terms(
+                self.renderer, self.weights, full, state.camera, lighting, image, albedo_code,
+                start.albedo_code, mask,
+            )
+
+        with torch.no_grad():
+            terms = terms_now()
+        run.report(FitStage.PHOTOMETRIC, terms, current)
+        optimiser = torch.optim.Adam(
+            [
+                {"params": [lighting], "lr": self.rates.lighting},
+                {"params": [albedo_code], "lr": self.rates.codes},
+                {"params": [albedo_residual], "lr": self.rates.albedo_residual},
+            ]
+        )
+        for _ in range(steps - 1):
+            run.check()
+            optimiser.zero_grad(set_to_none=True)
+            with torch.enable_grad():
+                terms = terms_now()
+                terms.total.backward()
+            assert terms.photometric is not None
+            run.best.offer(float(terms.photometric.detach()), current)  # the state before this step
+            optimiser.step()
+            run.report(FitStage.PHOTOMETRIC, terms, current)
+        return current()
+
+    def _detail(self, run: _Run, state: FitState, image: Tensor, steps: int) -> FitState:
+        """Per-texel residuals of ``S`` and ``A`` with the codes frozen, trained with the paper's pairing."""
+        mask = self.model.uv_mask.to(image.dtype)
+        with torch.no_grad():
+            frozen = self.model.decode(state.shape_code, state.albedo_code)
+        shape_residual = _leaf(state.shape_residual)
+        albedo_residual = _leaf(state.albedo_residual)
+        lighting = state.lighting
+
+        def current() -> FitState:
+            return FitState(
+                state.shape_code,
+                state.albedo_code,
+                state.camera,
+                lighting,
+                shape_residual.detach().clone(),
+                albedo_residual.detach().clone(),
+            )
+
+        optimiser = torch.optim.Adam(
+            [
+                {"params": [shape_residual], "lr": self.rates.shape_residual},
+                {"params": [albedo_residual], "lr": self.rates.albedo_residual},
+            ]
+        )
+        for _ in range(steps):
+            run.check()
+            optimiser.zero_grad(set_to_none=True)
+            with torch.enable_grad():
+                face = with_residuals(frozen, shape_residual, albedo_residual)
+                terms = detail_terms(self.renderer, self.weights, face, state.camera, lighting, image, mask)
+                terms.total.backward()
+            assert terms.photometric is not None
+            run.best.offer(float(terms.photometric.detach()), current)
+            optimiser.step()
+            run.report(FitStage.DETAIL, terms, current)
+        return current()

@@ -78,18 +78,25 @@ def fit_face_mesh(landmarks478: np.ndarray, template: FaceTemplate) -> MeshFit:
     return MeshFit(camera=camera, offsets=canonical - mean_mesh, residual_px=residual)
 
 
-class MeshToUV:
-    """Linear map from per-vertex values on the 468 Face Mesh vertices to a UV map.
+class UVInterpolator:
+    """Linear map from values at scattered UV points ("nodes") to a whole UV map.
 
-    Each texel inside the convex hull of the vertices' UV positions takes the
-    barycentric blend of its Delaunay triangle; texels outside take the nearest
-    vertex. Built once per template (a sparse ``(192*224, 468)`` matrix).
+    Each texel inside the convex hull of the nodes takes the barycentric blend of its
+    Delaunay triangle; texels outside take the nearest node. A node at the same place
+    as an earlier one is ignored by the triangulation. Built once (a sparse
+    ``(192*224, N)`` matrix).
+
+    Args:
+        node_uv: ``(N, 2)`` ``(u, v)`` of the nodes.
     """
 
-    def __init__(self, template: FaceTemplate) -> None:
-        vertex_uv = template.cylinder.to_uv(template.mesh_vertices)
+    def __init__(self, node_uv: np.ndarray) -> None:
+        node_uv = np.asarray(node_uv, dtype=np.float64)
+        if node_uv.ndim != 2 or node_uv.shape[1] != 2 or len(node_uv) < 3:
+            raise ValueError(f"node_uv must be (N >= 3, 2), got {node_uv.shape}")
+        self.nodes = len(node_uv)
         centres = texel_centres_uv().reshape(-1, 2)
-        triangulation = Delaunay(vertex_uv)
+        triangulation = Delaunay(node_uv)
         simplex = triangulation.find_simplex(centres)
         rows, cols, values = [], [], []
         inside = np.nonzero(simplex >= 0)[0]
@@ -101,7 +108,7 @@ class MeshToUV:
         cols.append(corners.ravel())
         values.append(bary.ravel())
         outside = np.nonzero(simplex < 0)[0]
-        _, nearest = cKDTree(vertex_uv).query(centres[outside])
+        _, nearest = cKDTree(node_uv).query(centres[outside])
         rows.append(outside)
         cols.append(nearest)
         values.append(np.ones(len(outside)))
@@ -109,18 +116,29 @@ class MeshToUV:
         self.matrix = torch.sparse_coo_tensor(
             indices,
             torch.as_tensor(np.concatenate(values), dtype=torch.float32),
-            (UV_HEIGHT * UV_WIDTH, MEDIAPIPE_MESH_COUNT),
+            (UV_HEIGHT * UV_WIDTH, self.nodes),
             check_invariants=True,
         ).coalesce()
 
     def __call__(self, values: Tensor) -> Tensor:
-        """``(B, 468, C)`` per-vertex values to ``(B, C, 192, 224)`` UV maps."""
-        if values.dim() != 3 or values.shape[1] != MEDIAPIPE_MESH_COUNT:
-            raise ValueError(f"values must be (B, {MEDIAPIPE_MESH_COUNT}, C), got {tuple(values.shape)}")
+        """``(B, N, C)`` node values to ``(B, C, 192, 224)`` UV maps."""
+        if values.dim() != 3 or values.shape[1] != self.nodes:
+            raise ValueError(f"values must be (B, {self.nodes}, C), got {tuple(values.shape)}")
         batch, _, channels = values.shape
-        flat = values.permute(1, 0, 2).reshape(MEDIAPIPE_MESH_COUNT, batch * channels).float()
+        flat = values.permute(1, 0, 2).reshape(self.nodes, batch * channels).float()
         uv = torch.sparse.mm(self.matrix.to(values.device), flat)  # (H*W, B*C)
         return uv.view(UV_HEIGHT, UV_WIDTH, batch, channels).permute(2, 3, 0, 1).to(values.dtype)
+
+
+class MeshToUV(UVInterpolator):
+    """Linear map from per-vertex values on the 468 Face Mesh vertices to a UV map.
+
+    The :class:`UVInterpolator` whose nodes are the template's mean Face Mesh vertices.
+    """
+
+    def __init__(self, template: FaceTemplate) -> None:
+        super().__init__(template.cylinder.to_uv(template.mesh_vertices))
+        assert self.nodes == MEDIAPIPE_MESH_COUNT
 
 
 def pseudo_shape(offsets: Tensor, template_shape: Tensor, mesh_to_uv: MeshToUV) -> Tensor:

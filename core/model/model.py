@@ -98,6 +98,20 @@ class FaceModel(nn.Module):
         albedo = albedo_proxy if albedo_residual is None else torch.sigmoid(albedo_raw + albedo_residual)
         return DecodedFace(shape, shape_proxy, albedo, albedo_proxy)
 
+    def decode_shape(self, shape_code: Tensor) -> Tensor:
+        """The true shape ``S`` alone of ``(B, Ns)`` codes (the albedo decoder does not run)."""
+        shape_raw, shape_residual = self.shape_decoder(shape_code)
+        scale = self.config.shape_offset_scale
+        shape_proxy = self.mean_shape + scale * shape_raw
+        return shape_proxy if shape_residual is None else shape_proxy + scale * shape_residual
+
+    def decode_albedo(self, albedo_code: Tensor) -> tuple[Tensor, Tensor]:
+        """``(A, A~)`` of ``(B, Na)`` codes (the shape decoder does not run)."""
+        albedo_raw, albedo_residual = self.albedo_decoder(albedo_code)
+        albedo_proxy = torch.sigmoid(albedo_raw)
+        albedo = albedo_proxy if albedo_residual is None else torch.sigmoid(albedo_raw + albedo_residual)
+        return albedo, albedo_proxy
+
     def landmark_points(self, shape: Tensor) -> Tensor:
         """The 68 landmarks of ``(B, 3, 192, 224)`` shapes: ``(B, 68, 3)`` canonical points."""
         return sample_landmarks(shape, self.landmark_uv)

@@ -29,7 +29,7 @@ STATE = FitState(
 )
 
 
-def report(step: int, of: int = 23, stage: FitStage = FitStage.LANDMARKS, **terms: float) -> FitProgress:
+def report(step: int, of: int = 23, stage: FitStage = FitStage.GEOMETRY, **terms: float) -> FitProgress:
     """A progress report of step ``step`` of ``of``; the panel never looks at its state."""
     terms = terms or {"total": 1.0 / step, "landmark": 0.1 / step, "reconstruction": 0.5}
     return FitProgress(step, of, stage, terms, STATE)
@@ -158,7 +158,7 @@ def test_progress_moves_the_bar_and_the_plot_is_throttled(qtbot, panel):
 
 def test_terms_of_later_stages_get_their_own_curves(panel):
     panel.on_started(1, 1.0)
-    panel.on_progress(1, report(1, 3, FitStage.LANDMARKS, total=2.0, landmark=0.5))
+    panel.on_progress(1, report(1, 3, FitStage.GEOMETRY, total=2.0, landmark=0.5))
     panel.on_progress(1, report(2, 3, FitStage.PHOTOMETRIC, total=1.5, code_prior=0.01))
     panel.on_progress(1, report(3, 3, FitStage.DETAIL, total=1.0, residual=0.02, shape_smoothness=0.3))
     assert panel.progress_bar.text() == "detail — step 3 of 3"

@@ -1,0 +1,137 @@
+"""The loss of one fitting step, per stage, as typed terms (used by :mod:`facecraft.core.fitting`).
+
+* geometry — the shape code against the detected Face Mesh (:class:`MeshConstraint`)
+  and landmarks, no rendering;
+* photometric — l2,1 of ``I(S, A)`` against the crop, with the true albedo's residual
+  kept near the proxy;
+* detail — the paper's pairing on this one photo: ``I(S, A~)``, ``I(S~, A)`` and
+  ``I(S, A)``, with the residual-magnitude, smoothness and residual-symmetry terms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from torch import Tensor
+
+from facecraft.core.camera import Camera, project
+from facecraft.core.fit_geometry import MeshConstraint, MeshTarget
+from facecraft.core.model import losses
+from facecraft.core.model.config import ObjectiveConfig
+from facecraft.core.model.model import DecodedFace, FaceModel
+from facecraft.core.render.renderer import Renderer
+
+CODE_PRIOR = 0.02
+"""Weight of the pull of the codes towards the encoder's (mean square)."""
+GEOMETRY_LANDMARK = 1.0
+"""Weight of the 68 landmarks (squared eye units) in the geometry stage, beside the dense mesh term."""
+
+
+@dataclass(frozen=True)
+class FitTerms:
+    """The loss of one step.
+
+    Attributes:
+        total: what the step descends (a scalar with a graph).
+        photometric: l2,1 of ``I(S, A)`` before the step; ``None`` where the stage does not render.
+        parts: the unweighted terms by name, for the progress report and the loss plot.
+    """
+
+    total: Tensor
+    photometric: Tensor | None
+    parts: dict[str, Tensor] = field(default_factory=dict)
+
+    def as_floats(self) -> dict[str, float]:
+        """Every term as a float, ``"total"`` (and ``"photometric"`` when rendered) included."""
+        values = {name: float(value.detach()) for name, value in self.parts.items()}
+        values["total"] = float(self.total.detach())
+        if self.photometric is not None:
+            values["photometric"] = float(self.photometric.detach())
+        return values
+
+
+def landmark_term(model: FaceModel, shape: Tensor, camera: Camera, landmarks: Tensor) -> Tensor:
+    """68-landmark error of ``shape`` through ``camera`` in squared eye units (scalar)."""
+    projected = project(model.landmark_points(shape), camera)[..., :2]
+    scale = camera.scale[:, None, None]
+    return losses.landmark_loss(projected / scale, landmarks / scale)
+
+
+def geometry_terms(
+    model: FaceModel,
+    constraint: MeshConstraint,
+    target: MeshTarget,
+    shape_code: Tensor,
+    start_code: Tensor,
+    landmarks: Tensor,
+) -> FitTerms:
+    """The shape code against the detected Face Mesh and landmarks, through the target's camera."""
+    shape = model.decode_shape(shape_code)
+    mesh = constraint.loss(shape, target, target.camera)
+    landmark = landmark_term(model, shape, target.camera, landmarks)
+    prior = (shape_code - start_code).square().mean()
+    total = mesh + GEOMETRY_LANDMARK * landmark + CODE_PRIOR * prior
+    return FitTerms(total, None, {"mesh": mesh, "landmark": landmark, "code_prior": prior})
+
+
+def photometric_terms(
+    renderer: Renderer,
+    weights: ObjectiveConfig,
+    face: DecodedFace,
+    camera: Camera,
+    lighting: Tensor,
+    image: Tensor,
+    albedo_code: Tensor,
+    start_code: Tensor,
+    mask: Tensor,
+) -> FitTerms:
+    """l2,1 of ``I(S, A)`` with the albedo residual kept near the proxy and the code near the encoder's."""
+    size = (image.shape[2], image.shape[3])
+    result = renderer(face.shape, face.albedo, camera, lighting, size, background=image)
+    reconstruction = losses.reconstruction_l21(result.image, image, result.mask)
+    residual = (face.albedo - face.albedo_proxy).abs().mean(1, keepdim=True)
+    residual = (residual * mask).sum() / mask.sum().clamp(min=1.0)
+    prior = (albedo_code - start_code).square().mean()
+    total = reconstruction + weights.residual * residual + CODE_PRIOR * prior
+    parts = {"reconstruction": reconstruction, "residual": residual, "code_prior": prior}
+    return FitTerms(total, reconstruction, parts)
+
+
+def detail_terms(
+    renderer: Renderer,
+    weights: ObjectiveConfig,
+    face: DecodedFace,
+    camera: Camera,
+    lighting: Tensor,
+    image: Tensor,
+    mask: Tensor,
+) -> FitTerms:
+    """The paper's pairing on one photo, the residuals regularised (eqs. 10, 14, 16)."""
+    size = (image.shape[2], image.shape[3])
+    renders = []
+    reconstruction = image.new_zeros(())
+    for pair_shape, pair_albedo in (
+        (face.shape, face.albedo_proxy),
+        (face.shape_proxy, face.albedo),
+        (face.shape, face.albedo),
+    ):
+        result = renderer(pair_shape, pair_albedo, camera, lighting, size, background=image)
+        renders.append((result, losses.reconstruction_l21(result.image, image, result.mask)))
+        reconstruction = reconstruction + renders[-1][1]
+    true_shape_render = renders[0][0]
+    residual = losses.residual_magnitude(face.shape, face.shape_proxy, face.albedo, face.albedo_proxy, mask)
+    smoothness = losses.shape_smoothness(face.shape, mask)
+    symmetry = losses.residual_symmetry(face.shape, face.shape_proxy, true_shape_render.visibility, mask)
+    total = (
+        reconstruction
+        + weights.residual * residual
+        + weights.shape_smoothness * smoothness
+        + weights.residual_symmetry * symmetry
+    )
+    parts = {
+        "reconstruction": reconstruction,
+        "residual": residual,
+        "shape_smoothness": smoothness,
+        "residual_symmetry": symmetry,
+    }
+    return FitTerms(total, renders[2][1], parts)
