@@ -22,14 +22,18 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy.spatial import cKDTree
 from torch import Tensor
 
 from facecraft.core.camera import Camera, CropTransform, euler_to_rotation, project
+from facecraft.core.conventions import UV_HEIGHT, UV_WIDTH
 from facecraft.core.landmark_indices import MEDIAPIPE_MESH_COUNT
 from facecraft.core.mesh_fit import MeshToUV, UVInterpolator, fit_face_mesh
 from facecraft.core.model.model import sample_landmarks
 from facecraft.core.template import FaceTemplate
 
+LANDMARK_PASSES = 3
+"""Corrections towards the 68 landmarks (each removes most of what bilinear sampling left)."""
 DEPTH_WEIGHT = 0.3
 """Weight of the camera-frame depth of the mesh residual against x and y (the detector's depth is coarse)."""
 
@@ -78,19 +82,26 @@ class MeshConstraint:
         self.mesh_uv = torch.as_tensor(mesh_uv, dtype=torch.float32)
         self.landmark_uv = torch.as_tensor(template.landmark_uv, dtype=torch.float32)
         self.mesh_to_uv = MeshToUV(template)
-        self.with_landmarks = UVInterpolator(np.concatenate([mesh_uv, template.landmark_uv]))
+        # A mesh vertex within a texel of a landmark would pin the landmark's neighbourhood: drop it there.
+        texel = 1.0 / min(UV_HEIGHT, UV_WIDTH)
+        distance, _ = cKDTree(template.landmark_uv).query(mesh_uv)
+        self.kept_mesh = torch.as_tensor(np.nonzero(distance > texel)[0])
+        self.with_landmarks = UVInterpolator(np.concatenate([mesh_uv[self.kept_mesh], template.landmark_uv]))
         self.depth_weight = depth_weight
 
     def points(self, shape: Tensor) -> Tensor:
         """``(B, 3, 192, 224)`` position maps -> ``(B, 468, 3)`` canonical Face Mesh points."""
         return sample_landmarks(shape, self.mesh_uv.to(shape.device))
 
-    def residual(self, shape: Tensor, target: MeshTarget, camera: Camera) -> Tensor:
+    def residual(
+        self, shape: Tensor, target: MeshTarget, camera: Camera, depth_weight: float | None = None
+    ) -> Tensor:
         """``(B, 468, 3)`` target minus the shape's points, camera frame of ``camera``, depth weighted."""
         rotation = euler_to_rotation(camera.angles).to(shape.dtype)  # (B, 3, 3)
         difference = target.canonical.to(shape) - self.points(shape)
         in_camera = difference @ rotation.transpose(1, 2)
-        weight = in_camera.new_tensor([1.0, 1.0, self.depth_weight])
+        depth = self.depth_weight if depth_weight is None else depth_weight
+        weight = in_camera.new_tensor([1.0, 1.0, depth])
         return in_camera * weight
 
     def loss(self, shape: Tensor, target: MeshTarget, camera: Camera) -> Tensor:
@@ -109,16 +120,16 @@ class MeshConstraint:
         project onto the given landmarks through ``camera``.
         """
         rotation = euler_to_rotation(camera.angles).to(shape.dtype)
-        mesh_offsets = self.residual(shape, target, camera) @ rotation  # R^T applied to row vectors
-        field = self.mesh_to_uv(mesh_offsets)
+        field = self.mesh_to_uv(self.residual(shape, target, camera) @ rotation)  # R^T on row vectors
         if landmarks is None:
             return field
-        moved = shape + field
-        points = sample_landmarks(moved, self.landmark_uv.to(shape.device))
-        image = project(points, camera)[..., :2]
-        pixels = landmarks.to(shape) - image
-        in_camera = torch.cat([pixels[..., :1], -pixels[..., 1:], torch.zeros_like(pixels[..., :1])], -1)
-        landmark_offsets = in_camera / camera.scale[:, None, None].to(shape) @ rotation
-        at_landmarks = sample_landmarks(field, self.landmark_uv.to(shape.device))
-        nodes = torch.cat([mesh_offsets, at_landmarks + landmark_offsets], dim=1)
-        return self.with_landmarks(nodes)
+        landmark_uv = self.landmark_uv.to(shape.device)
+        for _ in range(LANDMARK_PASSES):
+            moved = shape + field
+            pixels = landmarks.to(shape) - project(sample_landmarks(moved, landmark_uv), camera)[..., :2]
+            in_camera = torch.cat([pixels[..., :1], -pixels[..., 1:], torch.zeros_like(pixels[..., :1])], -1)
+            landmark_offsets = in_camera / camera.scale[:, None, None].to(shape) @ rotation
+            mesh_offsets = self.residual(moved, target, camera, depth_weight=0.0) @ rotation  # depth done
+            nodes = torch.cat([mesh_offsets[:, self.kept_mesh], landmark_offsets], dim=1)
+            field = field + self.with_landmarks(nodes)
+        return field

@@ -23,6 +23,16 @@ from facecraft.core.render.renderer import Renderer
 
 CODE_PRIOR = 0.02
 """Weight of the pull of the codes towards the encoder's (mean square)."""
+PHOTOMETRIC_RESIDUAL = 0.05
+"""Pull of the true albedo towards the proxy in the photometric stage (weak: the closed-form albedo
+it starts from already explains the photo)."""
+DETAIL_PAIRING = 0.2
+"""Weight of the paired renders ``I(S, A~)`` and ``I(S~, A)`` against ``I(S, A)`` in the detail stage: on one
+photo the pairing regularises, while ``I(S, A)`` is what the user sees (at equal weights the detail
+stage never lowered the error of ``I(S, A)`` below the photometric stage's on the astronaut)."""
+DETAIL_LANDMARK = 100.0
+"""Weight of the 68 landmarks (squared eye units) in the detail stage: the shape residual keeps them
+where the geometry stage put them (1 % of the eye distance costs 0.01)."""
 GEOMETRY_LANDMARK = 1.0
 """Weight of the 68 landmarks (squared eye units) in the geometry stage, beside the dense mesh term."""
 
@@ -76,60 +86,60 @@ def geometry_terms(
 
 def photometric_terms(
     renderer: Renderer,
-    weights: ObjectiveConfig,
     face: DecodedFace,
     camera: Camera,
     lighting: Tensor,
     image: Tensor,
-    albedo_code: Tensor,
-    start_code: Tensor,
     mask: Tensor,
 ) -> FitTerms:
-    """l2,1 of ``I(S, A)`` with the albedo residual kept near the proxy and the code near the encoder's."""
+    """l2,1 of ``I(S, A)``, the true albedo's residual kept weakly near the proxy."""
     size = (image.shape[2], image.shape[3])
     result = renderer(face.shape, face.albedo, camera, lighting, size, background=image)
     reconstruction = losses.reconstruction_l21(result.image, image, result.mask)
     residual = (face.albedo - face.albedo_proxy).abs().mean(1, keepdim=True)
     residual = (residual * mask).sum() / mask.sum().clamp(min=1.0)
-    prior = (albedo_code - start_code).square().mean()
-    total = reconstruction + weights.residual * residual + CODE_PRIOR * prior
-    parts = {"reconstruction": reconstruction, "residual": residual, "code_prior": prior}
-    return FitTerms(total, reconstruction, parts)
+    total = reconstruction + PHOTOMETRIC_RESIDUAL * residual
+    return FitTerms(total, reconstruction, {"reconstruction": reconstruction, "residual": residual})
 
 
 def detail_terms(
+    model: FaceModel,
     renderer: Renderer,
     weights: ObjectiveConfig,
     face: DecodedFace,
     camera: Camera,
     lighting: Tensor,
     image: Tensor,
-    mask: Tensor,
+    landmarks: Tensor,
 ) -> FitTerms:
-    """The paper's pairing on one photo, the residuals regularised (eqs. 10, 14, 16)."""
+    """The paper's pairing on one photo, the residuals regularised (eqs. 10, 14, 16), landmarks kept."""
+    mask = model.uv_mask.to(image.dtype)
     size = (image.shape[2], image.shape[3])
     renders = []
     reconstruction = image.new_zeros(())
-    for pair_shape, pair_albedo in (
-        (face.shape, face.albedo_proxy),
-        (face.shape_proxy, face.albedo),
-        (face.shape, face.albedo),
+    for pair_shape, pair_albedo, weight in (
+        (face.shape, face.albedo_proxy, DETAIL_PAIRING),
+        (face.shape_proxy, face.albedo, DETAIL_PAIRING),
+        (face.shape, face.albedo, 1.0),
     ):
         result = renderer(pair_shape, pair_albedo, camera, lighting, size, background=image)
         renders.append((result, losses.reconstruction_l21(result.image, image, result.mask)))
-        reconstruction = reconstruction + renders[-1][1]
+        reconstruction = reconstruction + weight * renders[-1][1]
     true_shape_render = renders[0][0]
     residual = losses.residual_magnitude(face.shape, face.shape_proxy, face.albedo, face.albedo_proxy, mask)
     smoothness = losses.shape_smoothness(face.shape, mask)
     symmetry = losses.residual_symmetry(face.shape, face.shape_proxy, true_shape_render.visibility, mask)
+    landmark = landmark_term(model, face.shape, camera, landmarks)
     total = (
         reconstruction
         + weights.residual * residual
         + weights.shape_smoothness * smoothness
         + weights.residual_symmetry * symmetry
+        + DETAIL_LANDMARK * landmark
     )
     parts = {
         "reconstruction": reconstruction,
+        "landmark": landmark,
         "residual": residual,
         "shape_smoothness": smoothness,
         "residual_symmetry": symmetry,

@@ -21,7 +21,10 @@ The encoder's estimate is refined in three stages that run one after the other:
 :meth:`FitSchedule.from_fidelity` fills the stages in that order: a higher
 fidelity runs every step a lower one runs, and then more. The step sizes never
 depend on the total, and the best state seen (by the photometric error of
-``I(S, A)``) is returned, so the error can only go down as the fidelity goes up.
+``I(S, A)``) is returned, so the error can only go down as the fidelity goes up
+above 0. (The geometry follows the detector: it runs whole at any fidelity above
+0, and its result replaces the encoder's estimate whatever their photometric
+errors, since a poorly posed encoder estimate can score a similar error.)
 Nothing in a fit is random: the same inputs give the same result.
 """
 
@@ -49,8 +52,8 @@ from facecraft.core.render.unwrap import unwrap_image
 from facecraft.core.template import FaceTemplate
 
 GEOMETRY_STEPS = 4
-"""Steps of the geometry stage at full fidelity (it is full from ``fidelity`` 0.15 on); the first
-is the closed-form camera and offset, the others descend the shape code."""
+"""Steps of the geometry stage, run whole at any fidelity above 0 so that every such fidelity starts
+from the same aligned state; the first is the closed-form camera, the others descend the shape code."""
 PHOTOMETRIC_STEPS = 8
 """Steps of the photometric stage at full fidelity (full from 0.6 on); the first is closed form."""
 DETAIL_STEPS = 40
@@ -68,9 +71,10 @@ class LearningRates:
     """Adam step sizes per parameter group (codes and residuals in model units)."""
 
     codes: float = 0.05
-    lighting: float = 0.02
-    shape_residual: float = 0.002
-    albedo_residual: float = 0.01
+    photometric_lighting: float = 0.005
+    photometric_albedo: float = 0.003
+    shape_residual: float = 0.001
+    albedo_residual: float = 0.003
 
 
 class FitStage(StrEnum):
@@ -111,6 +115,8 @@ class FitSchedule:
         start = 0.0
         for end, full in zip(STAGE_ENDS, (GEOMETRY_STEPS, PHOTOMETRIC_STEPS, DETAIL_STEPS), strict=True):
             share = min(max((fidelity - start) / (end - start), 0.0), 1.0)
+            if share > 0 and full == GEOMETRY_STEPS and start == 0.0:
+                share = 1.0  # the geometry runs whole at any fidelity above 0 (see the module notes)
             steps.append(max(1, round(share * full)) if share > 0 else 0)
             start = end
         return cls(*steps)
@@ -339,13 +345,11 @@ class FaceFitter:
                 assert mesh is not None
                 state = self._geometry(run, state, start, image, landmarks, mesh, steps)
             elif stage is FitStage.PHOTOMETRIC:
-                state = self._photometric(run, state, start, image, steps)
+                state = self._photometric(run, state, image, steps)
             else:
-                state = self._detail(run, state, image, steps)
-            with torch.no_grad():
-                face = decode_state(self.model, state)
-                error = float(photometric_error(self.renderer, face, state.camera, state.lighting, image)[0])
-            run.best.offer(error, state)
+                state = self._detail(run, state, image, landmarks, steps)
+            if stage is not FitStage.GEOMETRY:  # the geometry stage sets the state to beat itself
+                run.best.offer(self._error(state, image), state)
             stage_ms[stage.value] = (time.perf_counter() - began) * 1000
         best = run.best.state
         if best is encoder_state:
@@ -367,40 +371,65 @@ class FaceFitter:
         mesh: Tensor,
         steps: int,
     ) -> FitState:
-        """Closed-form camera, shape-code steps towards the Face Mesh, closed-form offset and lighting."""
-        run.check()
+        """Closed-form camera, shape-code steps towards the Face Mesh, closed-form offset and lighting.
+
+        The result follows the detector, not the photometric error: it replaces the encoder's
+        estimate as the state to beat, whatever their photometric errors.
+        """
         fitted = similarity_camera(mesh.detach().double().cpu().numpy(), self.template)
         camera = Camera.from_vector(fitted.camera.to_vector().to(image))
         target = MeshTarget(camera, fitted.canonical.to(image))
+        with torch.no_grad():
+            albedo = self.model.decode_albedo(state.albedo_code)
         code = _leaf(state.shape_code)
         optimiser = torch.optim.Adam([code], lr=self.rates.codes)
 
-        def current() -> FitState:
-            return self._geometry_state(state, code.detach().clone(), target, landmarks, image)
+        def preview() -> FitState:
+            return self._geometry_state(state, code.detach().clone(), target, landmarks, image, albedo)[0]
 
-        with torch.no_grad():
-            terms = geometry_terms(self.model, self.constraint, target, code, start.shape_code, landmarks)
-        run.report(FitStage.GEOMETRY, terms, current)
-        for _ in range(steps - 1):
+        def terms_now() -> FitTerms:
+            return geometry_terms(self.model, self.constraint, target, code, start.shape_code, landmarks)
+
+        for step in range(steps):
             run.check()
-            optimiser.zero_grad(set_to_none=True)
-            with torch.enable_grad():
-                terms = geometry_terms(self.model, self.constraint, target, code, start.shape_code, landmarks)
-                terms.total.backward()
-            optimiser.step()
-            run.report(FitStage.GEOMETRY, terms, current)
-        return current()
+            if step == 0:  # the closed-form camera: report how well the encoder's shape fits it
+                with torch.no_grad():
+                    terms = terms_now()
+            else:
+                optimiser.zero_grad(set_to_none=True)
+                with torch.enable_grad():
+                    terms = terms_now()
+                    terms.total.backward()
+                optimiser.step()
+            run.report(FitStage.GEOMETRY, terms, preview)
+        aligned, face = self._geometry_state(state, code.detach().clone(), target, landmarks, image, albedo)
+        with torch.no_grad():
+            error = photometric_error(self.renderer, face, aligned.camera, aligned.lighting, image)
+        run.best = _Best(float(error[0]), aligned)
+        return aligned
+
+    def _error(self, state: FitState, image: Tensor) -> float:
+        """l2,1 error of a state's ``I(S, A)`` against ``image``."""
+        with torch.no_grad():
+            face = decode_state(self.model, state)
+            return float(photometric_error(self.renderer, face, state.camera, state.lighting, image)[0])
 
     def _geometry_state(
-        self, state: FitState, shape_code: Tensor, target: MeshTarget, landmarks: Tensor, image: Tensor
-    ) -> FitState:
-        """The state of a shape code: its offset onto the mesh, and the lighting for the model albedo."""
+        self,
+        state: FitState,
+        shape_code: Tensor,
+        target: MeshTarget,
+        landmarks: Tensor,
+        image: Tensor,
+        albedo: tuple[Tensor, Tensor],
+    ) -> tuple[FitState, DecodedFace]:
+        """A shape code's state (its offset onto the mesh, the lighting for the model albedo) and face."""
         with torch.no_grad():
-            face = self.model.decode(shape_code, state.albedo_code)
-            residual = self.constraint.offset_field(face.shape, target, target.camera, landmarks)
-            shape = face.shape + residual
-            lighting = self._closed_form_lighting(shape, face.albedo, target.camera, image)
-        return FitState(
+            shape_proxy, shape = self.model.decode_shape_pair(shape_code)
+            residual = self.constraint.offset_field(shape, target, target.camera, landmarks)
+            face = DecodedFace(shape + residual, shape_proxy, albedo[0], albedo[1])
+            lighting = self._closed_form_lighting(face.shape, face.albedo, target.camera, image)
+        fit_state = FitState(
             shape_code=shape_code,
             albedo_code=state.albedo_code,
             camera=target.camera.detach(),
@@ -408,6 +437,7 @@ class FaceFitter:
             shape_residual=residual,
             albedo_residual=torch.zeros_like(residual),
         )
+        return fit_state, face
 
     def _surface(self, shape: Tensor, camera: Camera, image: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """``(texture, normals, seen)`` in UV: the photo unwrapped, camera-frame normals, visibility."""
@@ -420,10 +450,12 @@ class FaceFitter:
         trust = facing_trust(normals[:, 2:3], seen) * self.model.uv_mask.to(seen.dtype)
         return solve_lighting(texture, albedo, normals, trust)
 
-    def _photometric(
-        self, run: _Run, state: FitState, start: ModelOutput, image: Tensor, steps: int
-    ) -> FitState:
-        """A closed-form albedo and lighting, then Adam on lighting, albedo code and albedo residual."""
+    def _photometric(self, run: _Run, state: FitState, image: Tensor, steps: int) -> FitState:
+        """A closed-form albedo and lighting, then Adam on the lighting and the true albedo's residual.
+
+        The albedo code stays (the proxy is the model's, as the paper's pairing wants), which also
+        spares the albedo decoder in every step.
+        """
         run.check()
         mask = self.model.uv_mask.to(image.dtype)
         with torch.no_grad():
@@ -432,14 +464,12 @@ class FaceFitter:
             texture, normals, seen = self._surface(shape, state.camera, image)
             appearance = alternate(texture, normals, seen, face.albedo, mask, APPEARANCE_ROUNDS)
         lighting = _leaf(appearance.lighting)
-        albedo_code = _leaf(state.albedo_code)
         albedo_residual = _leaf(appearance.albedo - face.albedo)
-        frozen_shape = face.shape
 
         def current() -> FitState:
             return FitState(
                 state.shape_code,
-                albedo_code.detach().clone(),
+                state.albedo_code,
                 state.camera,
                 lighting.detach().clone(),
                 state.shape_residual,
@@ -447,22 +477,16 @@ class FaceFitter:
             )
 
         def terms_now() -> FitTerms:
-            albedo, albedo_proxy = self.model.decode_albedo(albedo_code)
-            decoded = DecodedFace(frozen_shape, face.shape_proxy, albedo, albedo_proxy)
-            full = with_residuals(decoded, state.shape_residual, albedo_residual)
-            return photometric_terms(
-                self.renderer, self.weights, full, state.camera, lighting, image, albedo_code,
-                start.albedo_code, mask,
-            )
+            full = with_residuals(face, state.shape_residual, albedo_residual)
+            return photometric_terms(self.renderer, full, state.camera, lighting, image, mask)
 
         with torch.no_grad():
             terms = terms_now()
         run.report(FitStage.PHOTOMETRIC, terms, current)
         optimiser = torch.optim.Adam(
             [
-                {"params": [lighting], "lr": self.rates.lighting},
-                {"params": [albedo_code], "lr": self.rates.codes},
-                {"params": [albedo_residual], "lr": self.rates.albedo_residual},
+                {"params": [lighting], "lr": self.rates.photometric_lighting},
+                {"params": [albedo_residual], "lr": self.rates.photometric_albedo},
             ]
         )
         for _ in range(steps - 1):
@@ -477,9 +501,8 @@ class FaceFitter:
             run.report(FitStage.PHOTOMETRIC, terms, current)
         return current()
 
-    def _detail(self, run: _Run, state: FitState, image: Tensor, steps: int) -> FitState:
+    def _detail(self, run: _Run, state: FitState, image: Tensor, landmarks: Tensor, steps: int) -> FitState:
         """Per-texel residuals of ``S`` and ``A`` with the codes frozen, trained with the paper's pairing."""
-        mask = self.model.uv_mask.to(image.dtype)
         with torch.no_grad():
             frozen = self.model.decode(state.shape_code, state.albedo_code)
         shape_residual = _leaf(state.shape_residual)
@@ -507,7 +530,9 @@ class FaceFitter:
             optimiser.zero_grad(set_to_none=True)
             with torch.enable_grad():
                 face = with_residuals(frozen, shape_residual, albedo_residual)
-                terms = detail_terms(self.renderer, self.weights, face, state.camera, lighting, image, mask)
+                terms = detail_terms(
+                    self.model, self.renderer, self.weights, face, state.camera, lighting, image, landmarks
+                )
                 terms.total.backward()
             assert terms.photometric is not None
             run.best.offer(float(terms.photometric.detach()), current)

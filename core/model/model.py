@@ -89,21 +89,20 @@ class FaceModel(nn.Module):
 
     def decode(self, shape_code: Tensor, albedo_code: Tensor) -> DecodedFace:
         """Decode ``(B, Ns)`` and ``(B, Na)`` codes to UV maps."""
-        shape_raw, shape_residual = self.shape_decoder(shape_code)
-        albedo_raw, albedo_residual = self.albedo_decoder(albedo_code)
-        scale = self.config.shape_offset_scale
-        shape_proxy = self.mean_shape + scale * shape_raw
-        shape = shape_proxy if shape_residual is None else shape_proxy + scale * shape_residual
-        albedo_proxy = torch.sigmoid(albedo_raw)
-        albedo = albedo_proxy if albedo_residual is None else torch.sigmoid(albedo_raw + albedo_residual)
+        shape_proxy, shape = self.decode_shape_pair(shape_code)
+        albedo, albedo_proxy = self.decode_albedo(albedo_code)
         return DecodedFace(shape, shape_proxy, albedo, albedo_proxy)
 
     def decode_shape(self, shape_code: Tensor) -> Tensor:
         """The true shape ``S`` alone of ``(B, Ns)`` codes (the albedo decoder does not run)."""
+        return self.decode_shape_pair(shape_code)[1]
+
+    def decode_shape_pair(self, shape_code: Tensor) -> tuple[Tensor, Tensor]:
+        """``(S~, S)`` of ``(B, Ns)`` codes (the albedo decoder does not run)."""
         shape_raw, shape_residual = self.shape_decoder(shape_code)
         scale = self.config.shape_offset_scale
         shape_proxy = self.mean_shape + scale * shape_raw
-        return shape_proxy if shape_residual is None else shape_proxy + scale * shape_residual
+        return shape_proxy, shape_proxy if shape_residual is None else shape_proxy + scale * shape_residual
 
     def decode_albedo(self, albedo_code: Tensor) -> tuple[Tensor, Tensor]:
         """``(A, A~)`` of ``(B, Na)`` codes (the shape decoder does not run)."""

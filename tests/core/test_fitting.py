@@ -81,7 +81,8 @@ def test_the_photometric_error_falls_monotonically_with_fidelity(decomposer, ast
     assert errors[0] == pytest.approx(
         decomposer.fitter.fit(image, landmarks, start, FitSchedule(), mesh=mesh).encoder_error
     )
-    assert all(later <= earlier for earlier, later in itertools.pairwise(errors)), errors
+    # From the first geometry step on (the geometry replaces the encoder's pose whatever its error).
+    assert all(later <= earlier for earlier, later in itertools.pairwise(errors[1:])), errors
     assert errors[-1] < 0.8 * errors[0], errors  # the fit does real work, not just "no worse"
 
 
