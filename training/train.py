@@ -1,24 +1,26 @@
-"""Training: the supervised pre-train stage, then the fine-tune stage with the paired objective.
+"""Training: the encoder-only pose warm-up, the supervised pre-train, then the paired fine-tune.
 
     python -m facecraft.training.train --config training/configs/full.json --out runs/full
     python -m facecraft.training.train --config ... --out runs/full --resume      # continue
+    python -m facecraft.training.train --config ... --out runs/long --resume \
+        --warm-start resources/weights/facecraft.pt --threads 1 --nice 10          # background, CPU
     torchrun --nproc_per_node 8 -m facecraft.training.train --config ... --out ...  # multi-GPU
 
-Pre-train (paper section 4): the shape proxy and shape regress the pseudo
-ground-truth shape, the camera regresses the pseudo camera, the landmarks the
-target landmarks, and the albedos the photo texture unwrapped through the pseudo
-geometry on the texels it sees. Fine-tune: :class:`facecraft.core.model.objective.Objective`.
+Stages (:class:`facecraft.training.config.Stage`): ``pose`` trains the encoder's camera
+against the pseudo ground truth; ``pretrain`` (paper section 4) supervises shape, camera,
+landmarks and albedo with it (:class:`facecraft.training.supervision.SupervisedLoss`);
+``finetune`` is :class:`facecraft.core.model.objective.Objective`.
 
-Checkpoints (every ``checkpoint_every`` steps and at the end) hold the model,
-the optimiser, the step and the RNG state; the data order and augmentations are
-functions of (seed, epoch, index), so a resumed run takes exactly the steps the
-uninterrupted one would have. Progress goes to a bar and to ``log_<stage>.csv``.
+Checkpoints (every ``checkpoint_every`` steps, every ``checkpoint_minutes`` and at the end)
+hold the model, the optimiser, the step, the RNG state and the lineage's training totals;
+the data order and augmentations are functions of (seed, epoch, index), so a resumed run
+takes exactly the steps the uninterrupted one would have. Progress goes to a bar and to
+``log_<stage>.csv``.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import json
 import math
@@ -37,10 +39,9 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from facecraft.core.atomic import write_bytes_atomically
-from facecraft.core.camera import Camera
 from facecraft.core.model.config import ModelConfig, ObjectiveConfig
-from facecraft.core.model.io import card_path, save_model
-from facecraft.core.model.model import FaceModel, ModelOutput
+from facecraft.core.model.io import save_model
+from facecraft.core.model.model import FaceModel
 from facecraft.core.model.objective import Objective, ObjectiveTargets
 from facecraft.core.model.perceptual import PerceptualNetwork
 from facecraft.core.render.renderer import Renderer
@@ -49,6 +50,7 @@ from facecraft.training.config import Stage, StageConfig, TrainConfig
 from facecraft.training.dataset import FaceBatch, PreparedFaces, collate
 from facecraft.training.prepare_data import load_split
 from facecraft.training.process import bf16_is_native, lower_priority, relaunch_with_jemalloc, set_threads
+from facecraft.training.run_support import append_csv, camera_to_float, read_card_totals, to_float
 from facecraft.training.supervision import CameraSpread, SupervisedLoss
 
 CHECKPOINT = "checkpoint.pt"
@@ -241,10 +243,10 @@ class Trainer:
         if stage.name is Stage.POSE:
             with autocast:
                 encoded = self.model.encoder(images)
-            return self.supervised.pose(_camera_to_float(encoded.camera), batch, stage.pose)
+            return self.supervised.pose(camera_to_float(encoded.camera), batch, stage.pose)
         with autocast:
             output = self.network(images)
-        output = _to_float(output)
+        output = to_float(output)
         if stage.name is Stage.PRETRAIN:
             return self.supervised.pretrain(output, batch, stage.pretrain)
         targets = ObjectiveTargets(batch.images, batch.landmarks, batch.landmark_weights)
@@ -305,7 +307,7 @@ class Trainer:
                     **terms,
                 }
                 if self.state.step % self.config.log_every == 0 and self.rank == 0:
-                    _append_csv(self.out_dir / f"log_{stage.name.value}.csv", last)
+                    append_csv(self.out_dir / f"log_{stage.name.value}.csv", last)
                     bar.set_postfix(loss=f"{float(loss.detach()):.4f}", stage=stage.name.value)
                 overdue = time.monotonic() - last_checkpoint > 60.0 * self.config.checkpoint_minutes
                 if self.state.step % self.config.checkpoint_every == 0 or overdue:
@@ -337,61 +339,6 @@ class Trainer:
                     "images_seen": self.state.images_seen,
                 },
             },
-        )
-
-
-def read_card_totals(model_path: Path) -> tuple[float, int]:
-    """``(train_seconds, images_seen)`` from a model card's ``training_totals`` (zeros when absent).
-
-    Cards written before totals were recorded give their ``wall_seconds_this_session`` and
-    the images of their train config's stages.
-    """
-    path = card_path(model_path)
-    try:
-        card = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return 0.0, 0
-    totals = card.get("training_totals")
-    if isinstance(totals, dict):
-        return float(totals.get("train_seconds", 0.0)), int(totals.get("images_seen", 0))
-    stages = card.get("train_config", {}).get("stages", [])
-    images = sum(int(s.get("steps", 0)) * int(s.get("batch_size", 0)) for s in stages)
-    seconds = card.get("wall_seconds", card.get("wall_seconds_this_session", 0.0))
-    return float(seconds), images
-
-
-def _float(tensor: Tensor) -> Tensor:
-    """Float32 (contiguous) of a floating-point tensor, unchanged otherwise."""
-    return tensor.float().contiguous() if tensor.is_floating_point() else tensor
-
-
-FACE_MAPS = ("shape", "shape_proxy", "albedo", "albedo_proxy")
-
-
-def _camera_to_float(camera: Camera) -> Camera:
-    return Camera(_float(camera.scale), _float(camera.angles), _float(camera.translation))
-
-
-def _to_float(output: ModelOutput) -> ModelOutput:
-    """Undo autocast's bfloat16 (and channels-last) before rendering."""
-    face = output.face
-    return ModelOutput(
-        _float(output.shape_code),
-        _float(output.albedo_code),
-        _camera_to_float(output.camera),
-        _float(output.lighting),
-        type(face)(*(_float(getattr(face, name)) for name in FACE_MAPS)),
-    )
-
-
-def _append_csv(path: Path, row: dict[str, float]) -> None:
-    new = not path.is_file()
-    with path.open("a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(row))
-        if new:
-            writer.writeheader()
-        writer.writerow(
-            {k: (round(v, 6) if isinstance(v, float) and math.isfinite(v) else v) for k, v in row.items()}
         )
 
 
