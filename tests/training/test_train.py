@@ -298,3 +298,32 @@ def test_two_process_data_parallel_training_runs_with_torchrun(prepared, tmp_pat
     assert result.returncode == 0, result.stderr[-3000:]
     rows = read_log(tmp_path / "run" / "log_finetune.csv")
     assert len(rows) == 2 and all(np.isfinite(float(r["loss"])) for r in rows)
+
+
+def test_a_checkpoint_exports_as_a_model_with_its_lineage(prepared, template, tmp_path):
+    from facecraft.training.export_checkpoint import main as export_main
+
+    trainer = Trainer(tiny_config(prepared, steps=1), tmp_path / "run", template, progress=False)
+    trainer.run()
+    out = tmp_path / "model.pt"
+    assert export_main([str(tmp_path / "run" / "checkpoint.pt"), str(out), "--note", "tiny"]) == 0
+    loaded = load_model(out, template)
+    assert loaded.config == TINY_MODEL and loaded.card["note"] == "tiny"
+    assert loaded.card["training_totals"]["images_seen"] == 6 and loaded.card["steps"] == 3
+    assert export_main([str(tmp_path / "missing.pt"), str(out)]) == 1
+
+
+def test_configs_round_trip_and_refuse_unknown_keys():
+    from facecraft.training.config import Stage
+
+    config = TrainConfig.from_dict(
+        {"stages": [{"name": "pose", "steps": 5, "pose": {"mesh": 3.0}}, {"name": "finetune", "steps": 2}]}
+    )
+    assert [s.name for s in config.stages] == [Stage.POSE, Stage.FINETUNE]
+    assert config.stages[0].pose.mesh == 3.0
+    assert TrainConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    with pytest.raises(ValueError, match="unknown PoseWeights keys"):
+        TrainConfig.from_dict({"stages": [{"name": "pose", "steps": 1, "pose": {"meshh": 1.0}}]})
+    with pytest.raises(ValueError, match="unknown Augmentation keys"):
+        TrainConfig.from_dict({"augmentation": {"flipp": 0.5}})
+    assert not Stage.POSE.uses_decoders and Stage.PRETRAIN.supervised and not Stage.FINETUNE.supervised
