@@ -68,7 +68,8 @@ class PretrainWeights:
         landmark: 68 landmarks of S~ through the predicted camera, squared crop widths.
         texture: l1 of A and A~ against the photo unwrapped through the pseudo geometry.
         smoothness: UV Laplacian of the shapes.
-        lighting: pull towards the ambient prior (no pseudo ground truth for lighting exists).
+        lighting: squared distance to the closed-form SH lighting of the photo given the pseudo
+            geometry and the predicted albedo (:func:`facecraft.core.appearance.solve_lighting`).
     """
 
     shape: float = 10.0
@@ -77,7 +78,7 @@ class PretrainWeights:
     landmark: float = 20.0
     texture: float = 1.0
     smoothness: float = 2000.0
-    lighting: float = 0.01
+    lighting: float = 1.0
 
 
 @dataclass(frozen=True)

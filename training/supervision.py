@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from facecraft.core.appearance import facing_trust, solve_lighting
 from facecraft.core.camera import CAMERA_PARAMS, Camera, project
 from facecraft.core.mesh_fit import MeshToUV
 from facecraft.core.model import losses
@@ -201,20 +202,24 @@ class SupervisedLoss:
         )
         with torch.no_grad():
             texture = unwrap_image(batch.images, target_shape, target_camera)
-            seen = self.renderer(
+            geometry = self.renderer(
                 target_shape,
                 torch.zeros_like(target_shape),
                 target_camera,
                 ambient_light(batch.images.shape[0], device=batch.images.device),
                 (size, size),
-            ).visibility
+            )
+            seen, normals = geometry.visibility, geometry.normals_uv
+            # The lighting that best explains the photo given the pseudo geometry and the predicted
+            # albedo (closed form): the lighting head's target.
+            trust = facing_trust(normals[:, 2:3], seen) * self.uv_mask
+            target_lighting = solve_lighting(texture, face.albedo.detach(), normals, trust)
         texture_term = sum(
             ((a - texture).abs().mean(1, keepdim=True) * seen).sum() / seen.sum().clamp(min=1.0)
             for a in _distinct(face.albedo, face.albedo_proxy)
         )
         smooth_term = sum(losses.shape_smoothness(s, self.uv_mask) for s in shapes)
-        ambient = ambient_light(output.lighting.shape[0], device=output.lighting.device)
-        lighting_term = (output.lighting - ambient).square().sum((1, 2)).mean()
+        lighting_term = (output.lighting - target_lighting).square().sum((1, 2)).mean()
         terms = {
             "shape": shape_term,
             "mesh": mesh_term,
