@@ -21,6 +21,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,7 @@ from facecraft.core.resources import resource_path
 
 if TYPE_CHECKING:
     from facecraft.core.decompose import Decomposer
+    from facecraft.core.reconstruction import ReconstructionRenderer
 
 SAMPLE_PHOTO = "samples/astronaut.jpg"
 SUBCOMMANDS = ("detect", "decompose", "edit")
@@ -199,36 +201,51 @@ def run_decompose(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from facecraft.core.decompose import Decomposer
+    from facecraft.core.reconstruction import ReconstructionRenderer
+    from facecraft.core.template import load_template
 
     photos = args.photos or [resource_path(SAMPLE_PHOTO)]
     fidelity = DEFAULT_FIDELITY if args.fidelity is None else args.fidelity
-    try:
-        args.out.mkdir(parents=True, exist_ok=True)
-        decomposer = Decomposer.load(args.weights)
-    except FaceCraftError as exc:
-        print(f"facecraft: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(
-            f"facecraft: {args.out}: cannot create the output folder ({exc.strerror or exc})", file=sys.stderr
-        )
-        return 1
     failures = 0
-    with (
-        decomposer,
-        tqdm(photos, desc="decompose", unit="photo", disable=len(photos) < 2, file=sys.stderr) as bar,
-    ):
+    with ExitStack() as stack:
+        try:
+            args.out.mkdir(parents=True, exist_ok=True)
+            template = load_template()
+            renderer = stack.enter_context(ReconstructionRenderer(template))
+            renderer.start()  # the GL context is made while the model loads
+            decomposer = stack.enter_context(Decomposer.load(args.weights, template))
+        except FaceCraftError as exc:
+            print(f"facecraft: {exc}", file=sys.stderr)
+            return 1
+        except OSError as exc:
+            print(
+                f"facecraft: {args.out}: cannot create the output folder ({exc.strerror or exc})",
+                file=sys.stderr,
+            )
+            return 1
+        bar = stack.enter_context(
+            tqdm(photos, desc="decompose", unit="photo", disable=len(photos) < 2, file=sys.stderr)
+        )
         for photo in bar:
             try:
-                _decompose_one(decomposer, Path(photo), args.out, fidelity, args.all_faces)
+                _decompose_one(decomposer, renderer, Path(photo), args.out, fidelity, args.all_faces)
             except FaceCraftError as exc:  # named: in a batch the user must know which photo failed
                 failures += 1
                 tqdm.write(f"facecraft: {naming_file(photo, str(exc))}", file=sys.stderr)
+    if renderer.fallback_reason is not None:
+        print(f"facecraft: note: drew the renders on the CPU: {renderer.fallback_reason}", file=sys.stderr)
     return 1 if failures else 0
 
 
-def _decompose_one(decomposer: Decomposer, photo: Path, out: Path, fidelity: float, all_faces: bool) -> None:
-    from facecraft.core.editor import FaceEditor
+def _decompose_one(
+    decomposer: Decomposer,
+    renderer: ReconstructionRenderer,
+    photo: Path,
+    out: Path,
+    fidelity: float,
+    all_faces: bool,
+) -> None:
+    from facecraft.core.editing.albedo import canvas_size, detailed_albedo
     from facecraft.core.export import write_image
     from facecraft.core.image_io import load_image
     from facecraft.core.outputs import export_mesh, export_ply, face_record, to_uint8, uv_map_images
@@ -241,8 +258,7 @@ def _decompose_one(decomposer: Decomposer, photo: Path, out: Path, fidelity: flo
     decompositions = [decomposer.decompose(image.rgb, fidelity, face=i, faces=faces) for i in chosen]
     main = decompositions[0]
     start = time.perf_counter()
-    editor = FaceEditor(image.original, main, decomposer.template)
-    render, mask = editor.reconstruction()
+    render, mask = renderer.render(image.rgb, main)
     render_ms = (time.perf_counter() - start) * 1000
     timings = {**main.timings_ms, "detection": detection_ms, "render_full_resolution": render_ms}
     main_record = {**face_record(main), "timings_ms": {name: round(ms, 1) for name, ms in timings.items()}}
@@ -266,7 +282,8 @@ def _decompose_one(decomposer: Decomposer, photo: Path, out: Path, fidelity: flo
             write_image(path, picture)
         written.append(Path(f"{stem}.ply"))
         export_ply(written[-1], main.shape, main.albedo, decomposer.template)
-        mesh = export_mesh(f"{stem}.obj", main.shape, to_uint8(editor.base_albedo()), decomposer.template)
+        albedo = detailed_albedo(image.rgb, main, decomposer.template, canvas_size())
+        mesh = export_mesh(f"{stem}.obj", main.shape, to_uint8(albedo), decomposer.template)
         written.extend([mesh.obj, mesh.mtl, mesh.texture])
         written.append(Path(f"{stem}.json"))
         _write_atomically(written[-1], json.dumps(record, indent=1) + "\n")

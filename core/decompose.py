@@ -33,7 +33,9 @@ from facecraft.core.fitting import (
 )
 from facecraft.core.model.io import load_model
 from facecraft.core.model.model import FaceModel
-from facecraft.core.render.renderer import Renderer
+from facecraft.core.render.rasterize import rasterize
+from facecraft.core.render.renderer import Renderer, RenderResult, texel_visibility
+from facecraft.core.render.shading import sh_shading, uv_normals
 from facecraft.core.render.unwrap import sample_photo
 from facecraft.core.resources import resource_path
 from facecraft.core.template import FaceTemplate, load_template
@@ -69,7 +71,9 @@ class Decomposition:
         fidelity: the fidelity it was fitted at.
         error: l2,1 photometric error of ``I(S, A)`` on the encoder's crop.
         encoder_error: the same before fitting.
-        timings_ms: wall time of each stage.
+        timings_ms: wall time of each stage (``fit_<stage>`` per fitting stage, ``fit_other`` for
+            the rest of the fit: rendering the encoder's estimate to measure its error, decoding
+            the best state); their sum is the whole decomposition's.
     """
 
     photo_size: tuple[int, int]
@@ -119,7 +123,7 @@ class Decomposer:
     ) -> None:
         self.model = model.eval().requires_grad_(False)
         self.template = template
-        self.renderer = Renderer(template)
+        self.renderer = RememberingRenderer(template)
         self.fitter = FaceFitter(self.model, self.renderer, template)
         self._detector = detector
 
@@ -219,7 +223,8 @@ class Decomposer:
         mesh = torch.as_tensor(mesh_in_crop(chosen.landmarks478, crop), dtype=torch.float32)
         result = self.fitter.fit(image, landmarks, start, schedule, progress, cancelled, mesh=mesh)
         timings.update({f"fit_{name}": ms for name, ms in result.stage_ms.items()})
-        clock = time.perf_counter()
+        clock = _lap(timings, "fit_other", clock)  # outside the stages: the encoder's error, mostly
+        timings["fit_other"] -= sum(result.stage_ms.values())
         decomposition = self._finish(rgb, chosen, index, count, crop, image, result, fidelity, timings)
         _lap(timings, "maps", clock)
         return decomposition
@@ -238,9 +243,8 @@ class Decomposer:
     ) -> Decomposition:
         state, face = result.state, result.face
         with torch.no_grad():
-            render = self.renderer(
-                face.shape, face.albedo, state.camera, state.lighting, (image.shape[2], image.shape[3])
-            )
+            size = (int(image.shape[2]), int(image.shape[3]))
+            normals, shading, visibility = self._uv_maps(face.shape, state.camera, state.lighting, size)
             photo_camera = crop.camera_to_photo(state.camera)
             landmarks = project(self.model.landmark_points(face.shape), photo_camera)[0, :, :2]
             texels = project(face.shape.flatten(2).transpose(1, 2), photo_camera)[0, :, :2]
@@ -265,9 +269,9 @@ class Decomposer:
             shape_proxy=hwc(face.shape_proxy),
             albedo=hwc(face.albedo),
             albedo_proxy=hwc(face.albedo_proxy),
-            shading=hwc(render.shading_uv),
-            normals=hwc(render.normals_uv),
-            visibility=render.visibility[0, 0].numpy() > 0.5,
+            shading=hwc(shading),
+            normals=hwc(normals),
+            visibility=visibility[0].numpy(),
             texture=texture,
             shape_code=state.shape_code[0].numpy().copy(),
             albedo_code=state.albedo_code[0].numpy().copy(),
@@ -276,6 +280,85 @@ class Decomposer:
             encoder_error=result.encoder_error,
             timings_ms=timings,
         )
+
+    def _uv_maps(
+        self, shape: Tensor, camera: Camera, lighting: Tensor, size: tuple[int, int]
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """Camera-frame normals, shading and visibility of the face in UV, as the renderer makes them.
+
+        The fitter has usually just rendered this very face (always at fidelity 0, where it only
+        measures the encoder's error), so its render is reused; otherwise only what the maps need
+        is computed (the z-buffer, not the image).
+
+        Args:
+            shape: ``(1, 3, 192, 224)`` position map.
+            camera: the crop camera.
+            lighting: ``(1, 3, 9)`` SH lighting.
+            size: ``(H, W)`` of the crop.
+
+        Returns:
+            ``(1, 3, 192, 224)`` normals, ``(1, 3, 192, 224)`` shading, ``(1, 192, 224)`` bool visibility.
+        """
+        renderer = self.renderer
+        recalled = renderer.recall(shape, camera, lighting, size)
+        if recalled is not None:
+            return recalled.normals_uv, recalled.shading_uv, recalled.visibility[:, 0] > 0.5
+        normals = torch.bmm(camera.rotation(), uv_normals(shape).flatten(2)).view_as(shape)
+        shading = sh_shading(normals, lighting)
+        fragments = rasterize(project(renderer.mesh_vertices(shape), camera), renderer.triangles, size)
+        visibility = texel_visibility(shape, normals, camera, fragments) & renderer.uv_mask
+        return normals, shading, visibility
+
+
+class RememberingRenderer(Renderer):
+    """A :class:`Renderer` that remembers its last render made without gradients.
+
+    :class:`Decomposer` lends it to the fitter, which renders the encoder's estimate to
+    measure its error; when the fit keeps that estimate (fidelity 0), the UV maps of the
+    decomposition come from that render instead of a second one. The inputs are held (so
+    their ids cannot be reused) and must be the very same tensors, unmodified in place.
+    """
+
+    def __init__(self, template: FaceTemplate) -> None:
+        super().__init__(template)
+        self._last: tuple[tuple[object, ...], tuple[int, ...], RenderResult] | None = None
+
+    def forward(
+        self,
+        shape_uv: Tensor,
+        albedo_uv: Tensor,
+        camera: Camera,
+        lighting: Tensor,
+        image_size: tuple[int, int],
+        background: Tensor | None = None,
+    ) -> RenderResult:
+        """Render as :class:`Renderer` does (see there for the shapes); remember a no-grad render."""
+        result = super().forward(shape_uv, albedo_uv, camera, lighting, image_size, background)
+        inputs = _render_inputs(shape_uv, camera, lighting)
+        if torch.is_grad_enabled() or any(value.is_inference() for value in inputs):
+            self._last = None  # a graph is not worth keeping alive; inference tensors have no versions
+        else:
+            size = (int(image_size[0]), int(image_size[1]))
+            self._last = (inputs, (*size, *(value._version for value in inputs)), result)
+        return result
+
+    def recall(
+        self, shape_uv: Tensor, camera: Camera, lighting: Tensor, image_size: tuple[int, int]
+    ) -> RenderResult | None:
+        """The last no-grad render when it was of exactly these inputs, else None."""
+        last = self._last
+        if last is None:
+            return None
+        inputs, versions, result = last
+        current = _render_inputs(shape_uv, camera, lighting)
+        if any(a is not b for a, b in zip(inputs, current, strict=True)):
+            return None
+        size = (int(image_size[0]), int(image_size[1]))
+        return result if versions == (*size, *(value._version for value in current)) else None
+
+
+def _render_inputs(shape_uv: Tensor, camera: Camera, lighting: Tensor) -> tuple[Tensor, ...]:
+    return (shape_uv, camera.scale, camera.angles, camera.translation, lighting)
 
 
 def _lap(timings: dict[str, float], name: str, since: float) -> float:
@@ -286,6 +369,7 @@ def _lap(timings: dict[str, float], name: str, since: float) -> float:
 
 def _texel_footprint(points: np.ndarray, mask: np.ndarray) -> float:
     """Median photo-pixel distance between horizontally neighbouring face texels."""
-    steps = np.linalg.norm(points[:, 1:] - points[:, :-1], axis=-1)
+    step = points[:, 1:] - points[:, :-1]
+    steps = np.sqrt(step[..., 0] * step[..., 0] + step[..., 1] * step[..., 1])  # = norm, minus its overhead
     inside = mask[:, 1:] & mask[:, :-1]
     return float(np.median(steps[inside])) if inside.any() else 1.0

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from facecraft.core.composite import PhotoCompositor, SurfaceMap, build_surface_map, sample_uv_map
+from facecraft.core.composite import PhotoCompositor, SurfaceMap, build_surface_map
 from facecraft.core.decompose import Decomposition
 from facecraft.core.editing.albedo import CANVAS_SCALE, canvas_size, detailed_albedo
 from facecraft.core.editing.document import EditDocument
 from facecraft.core.editing.layers import apply_to_albedo
 from facecraft.core.editing.paint import Rect
 from facecraft.core.image_io import to_rgb8
+from facecraft.core.reconstruction import paint_reconstruction
 from facecraft.core.template import FaceTemplate
 
 
@@ -164,18 +165,11 @@ class FaceEditor:
     def reconstruction(self) -> tuple[np.ndarray, np.ndarray]:
         """The model's render ``I(S, A)`` over the photo at full resolution, and the face mask.
 
+        Painted through the editor's surface map (already built, so cheap here); without an
+        editor, :class:`~facecraft.core.reconstruction.ReconstructionRenderer` draws the same
+        picture faster.
+
         Returns:
             ``(H, W, 3)`` uint8 RGB and ``(H, W)`` uint8 mask (255 on the face).
         """
-        surface = self.surface
-        rgb = self.photo_rgb8().copy()
-        mask = np.zeros(rgb.shape[:2], np.uint8)
-        if surface.region.empty:
-            return rgb, mask
-        rows, cols = surface.region.slices()
-        covered = surface.covered
-        colour = sample_uv_map(self.decomposition.albedo, surface.uv, covered)
-        render = np.clip(colour * surface.shading * 255.0 + 0.5, 0, 255).astype(np.uint8)
-        rgb[rows, cols] = np.where(covered[..., None], render, rgb[rows, cols])
-        mask[rows, cols] = covered.astype(np.uint8) * 255
-        return rgb, mask
+        return paint_reconstruction(self.photo_rgb8(), self.decomposition.albedo, self.surface)

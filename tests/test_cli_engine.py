@@ -186,3 +186,21 @@ def test_a_bad_recipe_is_a_clear_message(tmp_path: Path, capsys, recipe, message
     assert code == 1
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_decompose_without_opengl_draws_the_render_on_the_cpu(tmp_path: Path, monkeypatch, capsys):
+    from facecraft.core import reconstruction
+    from facecraft.core.render.gl import GLError
+
+    def no_driver():
+        raise GLError("could not create a headless OpenGL context (no libEGL)")
+
+    monkeypatch.setattr(reconstruction, "create_headless_context", no_driver)
+    assert main(["decompose", str(ASTRONAUT), "--out", str(tmp_path), "--fidelity", "0"]) == 0
+    assert (
+        "drew the renders on the CPU: could not create a headless OpenGL context" in capsys.readouterr().err
+    )
+    render = load_image(tmp_path / "astronaut_render.png").original
+    mask = load_image(tmp_path / "astronaut_mask.png").original[..., 0]
+    photo = load_image(ASTRONAUT).original
+    assert np.array_equal(render[mask == 0], photo[mask == 0]) and (mask == 255).sum() > 5000

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from facecraft.core.conventions import UV_HEIGHT, UV_WIDTH
+from facecraft.core.crop import crop_image
 from facecraft.core.errors import NoFaceFound
+from facecraft.core.render.renderer import Renderer
 
 
 def test_decomposition_holds_every_component(astronaut_decomposition, astronaut_rgb):
@@ -62,3 +65,57 @@ def test_several_faces_pick_the_largest_or_any_by_index(decomposer, astronaut_rg
     assert other.landmark_error() < 6.0
     with pytest.raises(NoFaceFound, match="face 3"):
         decomposer.decompose(canvas, face=2)
+
+
+@pytest.fixture
+def encoded(decomposer, astronaut_decomposition, astronaut_rgb):
+    """The encoder's estimate of the astronaut's crop: ``(image, output)``."""
+    crop = crop_image(astronaut_rgb, astronaut_decomposition.crop)
+    image = torch.from_numpy(crop).permute(2, 0, 1)[None].float().div_(255.0)
+    with torch.no_grad():
+        return image, decomposer.model(image)
+
+
+def test_the_uv_maps_are_the_renderers_whether_its_last_render_is_reused_or_not(
+    decomposer, template, encoded
+):
+    image, out = encoded
+    face, size = out.face, (image.shape[2], image.shape[3])
+    with torch.no_grad():
+        reference = Renderer(template)(face.shape, face.albedo, out.camera, out.lighting, size)
+        renderer = decomposer.renderer
+        renderer(face.shape_proxy, face.albedo, out.camera, out.lighting, size)  # another face
+        assert renderer.recall(face.shape, out.camera, out.lighting, size) is None
+        computed = decomposer._uv_maps(face.shape, out.camera, out.lighting, size)
+        renderer(face.shape, face.albedo, out.camera, out.lighting, size, background=image)  # as the fitter
+        assert renderer.recall(face.shape, out.camera, out.lighting, size) is not None
+        recalled = decomposer._uv_maps(face.shape, out.camera, out.lighting, size)
+    expected = (reference.normals_uv, reference.shading_uv, reference.visibility[:, 0] > 0.5)
+    for maps in (computed, recalled):
+        assert all(torch.equal(a, b) for a, b in zip(maps, expected, strict=True))
+    assert 0.2 < float(expected[2].float().mean()) < 0.9
+
+
+def test_the_last_render_is_reused_only_for_the_very_same_unmodified_inputs(decomposer, encoded):
+    image, out = encoded
+    face, size = out.face, (image.shape[2], image.shape[3])
+    renderer = decomposer.renderer
+    lighting = out.lighting.clone()
+    with torch.no_grad():
+        renderer(face.shape, face.albedo, out.camera, lighting, size)
+        assert renderer.recall(face.shape, out.camera, lighting, size) is not None
+        assert renderer.recall(face.shape.clone(), out.camera, lighting, size) is None  # equal, not the same
+        assert renderer.recall(face.shape, out.camera, lighting, (size[0], size[1] + 1)) is None
+        lighting.mul_(1.0)  # modified in place (even to the same values)
+        assert renderer.recall(face.shape, out.camera, lighting, size) is None
+    renderer(face.shape, face.albedo, out.camera, lighting.requires_grad_(True), size)
+    assert renderer.recall(face.shape, out.camera, lighting, size) is None  # a graph is not kept
+    with torch.inference_mode():
+        renderer(face.shape, face.albedo, out.camera, torch.zeros_like(lighting), size)
+    assert renderer._last is None  # inference tensors have no version to check
+
+
+def test_fidelity_0_times_every_part_of_the_decomposition(decomposer, astronaut_rgb):
+    d = decomposer.decompose(astronaut_rgb, 0.0)
+    assert {"detection", "crop", "encoder", "fit_other", "maps"} == set(d.timings_ms)
+    assert all(ms >= 0 for ms in d.timings_ms.values())
