@@ -68,15 +68,15 @@ def test_the_slider_starts_at_the_models_fidelity_and_follows_it(panel, state, f
     assert panel.slider.value() == round(DEFAULT_FIDELITY * 100)
     state.set_fidelity(0.3)
     assert panel.slider.value() == 30
-    assert panel.value_label.text() == "0.30 · landmarks 20 + photometric 10 steps"
+    assert panel.value_label.text() == "0.30 · geometry 4 + photometric 3 steps"
     assert fits == []  # the model changing is not a request to fit
     assert state.fidelity == 0.3
 
 
 def test_the_label_names_the_stages_a_fidelity_reaches():
     assert describe_fidelity(0.0) == "0.00 · encoder only"
-    assert describe_fidelity(0.075) == "0.07 · landmarks 10 steps"
-    assert describe_fidelity(1.0) == "1.00 · landmarks 20 + photometric 30 + detail 120 steps"
+    assert describe_fidelity(0.075) == "0.07 · geometry 4 steps"
+    assert describe_fidelity(1.0) == "1.00 · geometry 4 + photometric 8 + detail 40 steps"
 
 
 def test_the_tooltip_explains_the_stages(panel):
