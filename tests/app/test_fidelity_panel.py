@@ -137,7 +137,7 @@ def test_progress_moves_the_bar_and_the_plot_is_throttled(qtbot, panel):
     for step in range(1, 201):
         panel.on_progress(3, report(step, of=200, code_prior=0.0, total=1.0 / step, landmark=0.2))
     assert panel.progress_bar.value() == 200
-    assert panel.progress_bar.text() == "landmarks — step 200 of 200"
+    assert panel.progress_bar.text() == "geometry — step 200 of 200"
     assert panel.plot.redraws == 0  # nothing drawn per step: the timer draws
     history = panel.plot.history()
     assert set(history) == {"total", "landmark"}  # a zero term has no place on a log axis
