@@ -25,6 +25,7 @@ import io
 import json
 import math
 import os
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -135,6 +136,8 @@ class Trainer:
         self.optimizer: torch.optim.Optimizer | None = None
         self.optimizer_stage = -1
         self.objectives: dict[int, Objective] = {}
+        self.stop_requested = False
+        """Set (e.g. by a SIGTERM handler) to checkpoint after the current step and return."""
 
     # -- state ------------------------------------------------------------------------------
 
@@ -313,6 +316,10 @@ class Trainer:
                 if self.state.step % self.config.checkpoint_every == 0 or overdue:
                     self.save_checkpoint()
                     last_checkpoint = time.monotonic()
+                if self.stop_requested:  # a signal asked to stop: keep every step taken
+                    self.save_checkpoint()
+                    bar.close()
+                    return last
                 if stop_after is not None and steps_done >= stop_after:
                     bar.close()
                     return last
@@ -380,6 +387,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {args.config}: {exc}", file=sys.stderr)
         return 1
     trainer = Trainer(config, args.out, load_template(), device=args.device)
+
+    def request_stop(signum: int, _frame: object) -> None:
+        print(f"signal {signum}: checkpointing after this step, then stopping", file=sys.stderr)
+        trainer.stop_requested = True
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, request_stop)
     checkpoint = args.out / CHECKPOINT
     if args.resume and checkpoint.is_file():
         trainer.load_checkpoint(checkpoint)

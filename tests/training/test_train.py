@@ -327,3 +327,13 @@ def test_configs_round_trip_and_refuse_unknown_keys():
     with pytest.raises(ValueError, match="unknown Augmentation keys"):
         TrainConfig.from_dict({"augmentation": {"flipp": 0.5}})
     assert not Stage.POSE.uses_decoders and Stage.PRETRAIN.supervised and not Stage.FINETUNE.supervised
+
+
+def test_a_stop_request_checkpoints_the_steps_taken(prepared, template, tmp_path):
+    trainer = Trainer(tiny_config(prepared, checkpoint_every=100), tmp_path / "run", template, progress=False)
+    trainer.stop_requested = True  # as the SIGTERM handler of the command does
+    last = trainer.run()
+    assert last["step"] == 1
+    resumed = Trainer(tiny_config(prepared), tmp_path / "run", template, progress=False)
+    resumed.load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    assert resumed.state.step == 1
