@@ -24,9 +24,11 @@ def shipped(template):
 def test_the_shipped_model_loads_with_its_card(shipped):
     assert shipped.config.variant is Variant.GLOBAL_LOCAL_PROXY
     card = shipped.card
-    for key in ("data", "hardware", "steps", "train_config", "val_metrics", "wall_seconds", "weights_dtype"):
+    keys = ("data", "hardware", "steps", "train_config", "val_metrics", "training_totals", "weights_dtype")
+    for key in keys:
         assert key in card, key
     assert card["weights_dtype"] == "float16"
+    assert card["training_totals"]["train_seconds"] > 0 and card["training_totals"]["images_seen"] > 0
     assert SHIPPED.stat().st_size < 40 * 2**20
 
 
