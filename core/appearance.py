@@ -13,8 +13,8 @@ its colour ``T``. With Lambertian SH shading ``T = A * (Y(n) . l)``:
 * :func:`alternate` runs the two in turn from the model's albedo, which fixes the
   brightness split between albedo and light.
 
-``core/editing/albedo.py`` uses :func:`fill_unseen` and :func:`facing_trust` at
-canvas resolution for the editable albedo.
+``core/editing/albedo.py`` still writes the same trust-and-mirror blend in numpy for the canvas
+albedo; moving it onto :func:`fill_unseen` and :func:`facing_trust` is left for a later change.
 """
 
 from __future__ import annotations
