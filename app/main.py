@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QIcon
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from facecraft.core.errors import FaceCraftError
@@ -17,6 +17,20 @@ from facecraft.core.session import SUFFIX
 from facecraft.core.template import load_template
 
 SAMPLE_PHOTO = "samples/astronaut.jpg"
+ICON_SIZES = (16, 24, 32, 48, 64, 128, 256)
+"""The PNG sizes of the application icon in ``resources/icons`` (``packaging/make_icons.py``)."""
+DESKTOP_FILE_NAME = "facecraft"
+"""The desktop entry's name (``packaging/facecraft.desktop``), so desktops match windows to it."""
+
+
+def application_icon() -> QIcon:
+    """FaceCraft's icon, from the shipped PNGs (empty when they are missing)."""
+    icon = QIcon()
+    for size in ICON_SIZES:
+        path = resource_path(f"icons/facecraft_{size}.png")
+        if path.is_file():
+            icon.addFile(str(path))
+    return icon
 
 
 def create_application(argv: Sequence[str] = ()) -> QApplication:
@@ -26,10 +40,17 @@ def create_application(argv: Sequence[str] = ()) -> QApplication:
         return existing
     QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
     app = QApplication([sys.argv[0] if sys.argv else "facecraft", *argv])
+    configure_application(app)
+    return app
+
+
+def configure_application(app: QApplication) -> None:
+    """Names, desktop entry and icon of the application (every window shows the icon)."""
     app.setApplicationName("FaceCraft")
     app.setOrganizationName("FaceCraft")
     app.setApplicationDisplayName("FaceCraft")
-    return app
+    app.setDesktopFileName(DESKTOP_FILE_NAME)
+    app.setWindowIcon(application_icon())
 
 
 def build_window(settings: QSettings | None = None):  # noqa: ANN201 - MainWindow, imported lazily

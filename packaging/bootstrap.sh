@@ -18,7 +18,7 @@ python=${PYTHON:-python3.11}
 
 system_packages=(xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0
                  libxcb-shape0 libxcb-xkb1 libxcb-cursor0 libxkbcommon-x11-0 libegl1 libgl1
-                 libgl1-mesa-dri libfontconfig1 libdbus-1-3 libjemalloc2)
+                 libgl1-mesa-dri libfontconfig1 libdbus-1-3 libjemalloc2 x11-utils)
 
 install_system_packages() {
   local missing=()
