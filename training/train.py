@@ -184,6 +184,9 @@ class Trainer:
             optimizer = self._optimizer_for(index, self.config.stages[index])
             if index == located[0]:
                 optimizer.load_state_dict(payload["optimizer"])
+                stage = self.config.stages[index]
+                for group in optimizer.param_groups:  # the config given now, not the checkpoint's
+                    group["lr"], group["betas"] = stage.learning_rate, (stage.beta1, 0.999)
         torch.set_rng_state(payload["torch_rng"].cpu())
 
     def warm_start(self, path: Path) -> list[str]:

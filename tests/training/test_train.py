@@ -197,6 +197,21 @@ def test_resuming_from_a_checkpoint_takes_the_same_steps(prepared, template, tmp
         assert actual == pytest.approx(expected, rel=1e-5)
 
 
+def test_a_resumed_run_takes_its_learning_rate_from_the_config_given(prepared, template, tmp_path):
+    Trainer(tiny_config(prepared), tmp_path / "run", template, progress=False).run(stop_after=2)
+    slower = tuple(
+        dataclasses.replace(stage, learning_rate=stage.learning_rate / 4, beta1=0.8)
+        for stage in tiny_config(prepared).stages
+    )
+    resumed = Trainer(tiny_config(prepared, stages=slower), tmp_path / "run", template, progress=False)
+    resumed.load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    located = resumed.state.stage_at(resumed.config.stages)
+    assert located is not None and resumed.optimizer is not None
+    group = resumed.optimizer.param_groups[0]
+    assert group["lr"] == pytest.approx(located[1].learning_rate) and group["betas"] == (0.8, 0.999)
+    assert resumed.optimizer.state  # the moments themselves are kept
+
+
 def test_the_pose_stage_trains_the_encoder_only(prepared, template, tmp_path):
     config = tiny_config(prepared, stages=(StageConfig("pose", 2, batch_size=2, learning_rate=0.01),))
     trainer = Trainer(config, tmp_path / "run", template, progress=False)
