@@ -3,6 +3,9 @@
 #
 #   bash packaging/bootstrap.sh run [PHOTO...]   # set up, then start FaceCraft
 #   bash packaging/bootstrap.sh test [ARGS...]   # set up, then lint and run the test suite
+#   bash packaging/bootstrap.sh install          # set up, then add the menu entry, icon and file
+#                                                # types for this user (XDG_DATA_HOME)
+#   bash packaging/bootstrap.sh uninstall        # remove them again (the venv stays)
 #
 # Installs the system libraries Qt and Xvfb need (apt, when run as root or with sudo), creates a
 # virtual environment (FACECRAFT_VENV, default .venv) and installs the pinned packages into it:
@@ -54,6 +57,9 @@ install_python_packages() {
   echo "$pins" > "$stamp"
 }
 
+if [ "$mode" = uninstall ]; then
+  exec bash "$root/packaging/desktop_integration.sh" uninstall
+fi
 install_system_packages
 install_python_packages
 cd "$root"
@@ -66,8 +72,12 @@ case "$mode" in
     "$venv/bin/ruff" check .
     exec "$venv/bin/python" -m pytest "$@"
     ;;
+  install)
+    # Per user: the menu entry runs this venv's facecraft (packaging/desktop_integration.sh).
+    exec bash "$root/packaging/desktop_integration.sh" install "$venv/bin/facecraft"
+    ;;
   *)
-    echo "usage: bash packaging/bootstrap.sh run [PHOTO...] | test [PYTEST ARGS...]" >&2
+    echo "usage: bash packaging/bootstrap.sh run [PHOTO...] | test [PYTEST ARGS...] | install | uninstall" >&2
     exit 2
     ;;
 esac

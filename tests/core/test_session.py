@@ -144,3 +144,11 @@ def test_an_unwritable_path_fails_cleanly_and_keeps_the_old_file(edited, tmp_pat
     monkeypatch.undo()
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["face.facecraft", "file"]
+
+
+def test_a_session_file_starts_as_its_mime_type_says(edited, tmp_path):
+    # packaging/facecraft-session.xml recognises a session by a zip whose first member is session.json
+    path = tmp_path / "face.facecraft"
+    save(edited, path)
+    head = path.read_bytes()[:42]
+    assert head[:4] == b"PK\x03\x04" and head[30:42] == b"session.json"
