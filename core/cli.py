@@ -7,8 +7,8 @@
   reconstruction rendered over the photo at full resolution with its face mask,
   and the textured OBJ.
 * ``facecraft edit PHOTO --recipe R.json --out EDITED.png`` applies the stickers,
-  makeup and strokes of a recipe and writes the edited photo (optionally the
-  session and the edited mesh).
+  makeup, strokes and reference-photo transfers of a recipe and writes the edited
+  photo (optionally the session, the edited mesh and a turntable video).
 
 Each photo is processed on its own: a bad one is reported and skipped, and the
 exit code is 1 when any failed.
@@ -20,7 +20,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -32,6 +32,7 @@ from facecraft.core.resources import resource_path
 
 if TYPE_CHECKING:
     from facecraft.core.decompose import Decomposer
+    from facecraft.core.editing.reference import Reference
     from facecraft.core.reconstruction import ReconstructionRenderer
 
 SAMPLE_PHOTO = "samples/astronaut.jpg"
@@ -116,6 +117,19 @@ def build_parser() -> argparse.ArgumentParser:
     edit.add_argument(
         "--mesh", type=Path, default=None, metavar="OBJ", help="also export the edited textured mesh"
     )
+    edit.add_argument(
+        "--turntable",
+        type=_turntable_path,
+        default=None,
+        metavar="VIDEO",
+        help="also render the edited face turning left and right (.mp4 or .gif)",
+    )
+    edit.add_argument(
+        "--turntable-seconds", type=float, default=4.0, metavar="S", help="turntable length (default 4)"
+    )
+    edit.add_argument(
+        "--turntable-size", type=int, default=512, metavar="PX", help="turntable frame side (default 512)"
+    )
     edit.add_argument("--weights", type=Path, default=None, help=argparse.SUPPRESS)
     edit.set_defaults(handler=run_edit)
     return parser
@@ -129,6 +143,13 @@ def _fidelity(text: str) -> float:
     if not 0.0 <= value <= 1.0:
         raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value}")
     return value
+
+
+def _turntable_path(text: str) -> Path:
+    path = Path(text)
+    if path.suffix.lower() not in (".mp4", ".gif"):
+        raise argparse.ArgumentTypeError(f"{text}: a turntable is written as .mp4 or .gif")
+    return path
 
 
 def main(argv: Sequence[str]) -> int:
@@ -294,15 +315,21 @@ def _decompose_one(
 
 
 def run_edit(args: argparse.Namespace) -> int:
-    """``facecraft edit``: decompose, apply the recipe, write the edited photo."""
+    """``facecraft edit``: decompose, apply the recipe, write the edited photo (and the extras asked for)."""
     from facecraft.core.decompose import Decomposer
     from facecraft.core.editor import FaceEditor
     from facecraft.core.export import write_image
     from facecraft.core.image_io import load_image
     from facecraft.core.outputs import export_mesh, to_uint8
     from facecraft.core.recipe import apply_recipe, load_recipe
+    from facecraft.core.render.turntable import TurntableScene, TurntableSettings, write_turntable
     from facecraft.core.session import save_session
 
+    try:
+        settings = TurntableSettings(args.turntable_seconds, size=args.turntable_size)
+    except ValueError as exc:
+        print(f"facecraft: --turntable: {exc}", file=sys.stderr)
+        return 2
     try:
         recipe = load_recipe(args.recipe)
         image = load_image(args.photo)
@@ -313,11 +340,14 @@ def run_edit(args: argparse.Namespace) -> int:
                 decomposition = decomposer.decompose(image.rgb, fidelity, face=recipe.face)
             except NoFaceFound as exc:  # the engine saw only pixels: name the photo
                 raise NoFaceFound(naming_file(args.photo, str(exc))) from exc
-        editor = FaceEditor(image.original, decomposition, decomposer.template)
-        apply_recipe(editor, recipe)
+            editor = FaceEditor(image.original, decomposition, decomposer.template)
+            apply_recipe(editor, recipe, _reference_source(decomposer, editor.canvas_size, fidelity))
         write_image(args.out, editor.edited_photo)
+        albedo = None
+        if args.mesh is not None or args.turntable is not None:
+            albedo = to_uint8(editor.edited_albedo())
         if args.mesh is not None:
-            export_mesh(args.mesh, decomposition.shape, to_uint8(editor.edited_albedo()), decomposer.template)
+            export_mesh(args.mesh, decomposition.shape, albedo, decomposer.template)
         if args.session is not None:
             save_session(
                 args.session,
@@ -328,7 +358,27 @@ def run_edit(args: argparse.Namespace) -> int:
                 editor.canvas_size,
                 editor.lighting if editor.compositor.relit else None,
             )
+        if args.turntable is not None:
+            scene = TurntableScene(decomposition.shape, albedo, editor.lighting)
+            write_turntable(args.turntable, scene, decomposer.template, settings)
     except FaceCraftError as exc:
         print(f"facecraft: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def _reference_source(
+    decomposer: Decomposer, canvas_size: tuple[int, int], fidelity: float
+) -> Callable[[Path, int], Reference]:
+    """Decomposes each reference photo of a recipe once (same engine and fidelity as the photo)."""
+    from facecraft.core.editing.reference import load_reference
+
+    cache: dict[tuple[Path, int], Reference] = {}
+
+    def source(path: Path, face: int) -> Reference:
+        key = (Path(path), face)
+        if key not in cache:
+            cache[key] = load_reference(path, decomposer, canvas_size, fidelity, face=face)
+        return cache[key]
+
+    return source

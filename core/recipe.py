@@ -11,7 +11,10 @@ Example::
         {"type": "makeup", "region": "lips", "colour": "#b3243c", "strength": 0.6},
         {"type": "brush", "space": "photo", "points": [[120, 200], [140, 210]],
          "colour": "#2050d0", "radius": 4, "hardness": 0.8, "opacity": 1.0},
-        {"type": "eraser", "space": "uv", "points": [[0.5, 0.5]], "radius": 0.01}
+        {"type": "eraser", "space": "uv", "points": [[0.5, 0.5]], "radius": 0.01},
+        {"type": "transfer", "reference": "b.jpg", "regions": ["lips", "eyelids"], "mode": "colour",
+         "strength": 0.7},
+        {"type": "light", "reference": "b.jpg", "mix": 1.0}
       ],
       "lighting": null
     }
@@ -20,11 +23,20 @@ Sticker centres and widths are in UV (``[0, 1]``, width as a fraction of the
 canvas width); brush points are photo pixels (``"space": "photo"``, the default,
 with a radius in photo pixels) or UV (``"space": "uv"``, radius as a fraction of
 the canvas width). Image paths are relative to the recipe file.
+
+A ``transfer`` copies from a reference photo's face (its largest, or ``"face": n``)
+the regions named (``lips``, ``eyelids``, ``cheeks``, ``brows``, ``face``, or
+``painted`` with ``"mask": "mask.png"``, a grey mask on the UV canvas): its
+colour relative to skin (``"mode": "colour"``, makeup) or its detailed albedo
+(``"texture"``). A ``light`` edit relights the face with the reference photo's
+lighting, ``mix`` of the way from the photo's own (see
+:mod:`facecraft.core.editing.transfer`, :class:`~facecraft.core.relighting.ReferenceLight`).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,13 +44,20 @@ from typing import Any
 import numpy as np
 
 from facecraft.core.editing.document import BrushSettings
-from facecraft.core.editing.layers import MakeupSpec, StickerPlacement
+from facecraft.core.editing.layers import MakeupSpec, StickerPlacement, TransferSpec
 from facecraft.core.editing.paint import load_sticker
-from facecraft.core.editing.regions import MAKEUP_REGIONS
+from facecraft.core.editing.reference import Reference
+from facecraft.core.editing.regions import MAKEUP_REGIONS, TRANSFER_REGIONS
+from facecraft.core.editing.transfer import PAINTED, add_transfer
 from facecraft.core.editor import FaceEditor
 from facecraft.core.errors import FaceCraftError, ImageLoadError
+from facecraft.core.image_io import load_image
+from facecraft.core.relighting import ReferenceLight
 
-EDIT_TYPES = ("sticker", "tattoo", "makeup", "brush", "eraser")
+EDIT_TYPES = ("sticker", "tattoo", "makeup", "brush", "eraser", "transfer", "light")
+
+ReferenceSource = Callable[[Path, int], Reference]
+"""Decomposes a reference photo's face ``(path, face number)`` at the editor's canvas size."""
 
 
 class RecipeError(FaceCraftError):
@@ -129,6 +148,8 @@ def _check_edit(edit: dict[str, Any], folder: Path) -> None:
         MakeupSpec(
             edit["region"], parse_colour(edit.get("colour", "#b3243c")), float(edit.get("strength", 0.5))
         )
+    elif kind in ("transfer", "light"):
+        _check_reference(edit, folder)
     else:
         if edit.get("space", "photo") not in ("photo", "uv"):
             raise ValueError('"space" must be "photo" or "uv"')
@@ -140,6 +161,33 @@ def _check_edit(edit: dict[str, Any], folder: Path) -> None:
         parse_colour(edit.get("colour", "#000000"))
         _unit(edit.get("hardness", 0.7), "hardness")
         _unit(edit.get("opacity", 1.0), "opacity")
+
+
+def _check_reference(edit: dict[str, Any], folder: Path) -> None:
+    reference = folder / str(edit["reference"])
+    if not reference.is_file():
+        raise ValueError(f"reference photo {reference} not found")
+    edit["reference"] = reference
+    if int(edit.get("face", 0)) < 0:
+        raise ValueError('"face" must be 0 (the largest) or more')
+    if edit["type"] == "light":
+        _unit(edit.get("mix", 1.0), "mix")
+        return
+    regions = edit.get("regions", ["lips"])
+    known = (*TRANSFER_REGIONS, PAINTED)
+    if isinstance(regions, str) or not regions or any(region not in known for region in regions):
+        raise ValueError(f'"regions" must be a non-empty list of {", ".join(known)}')
+    if PAINTED in regions:
+        mask = folder / str(edit.get("mask", ""))
+        if "mask" not in edit or not mask.is_file():
+            raise ValueError(f'the "{PAINTED}" region needs "mask": a mask image on the UV canvas')
+        edit["mask"] = mask
+    TransferSpec(
+        edit["reference"].name,
+        tuple(regions),
+        str(edit.get("mode", "colour")),
+        _unit(edit.get("strength", 1.0), "strength"),
+    )
 
 
 def _pair(value: Any) -> tuple[float, float]:
@@ -171,11 +219,17 @@ def parse_colour(value: Any) -> tuple[float, float, float]:
     return channels[0], channels[1], channels[2]
 
 
-def apply_recipe(editor: FaceEditor, recipe: Recipe) -> None:
+def apply_recipe(editor: FaceEditor, recipe: Recipe, references: ReferenceSource | None = None) -> None:
     """Apply every edit of ``recipe`` to ``editor`` (each one an undo step), then relight.
 
+    Args:
+        editor: the face to edit.
+        recipe: the edits.
+        references: decomposes reference photos (needed by ``transfer`` and ``light`` edits).
+
     Raises:
-        RecipeError: a sticker image cannot be read, or a stroke misses the face entirely.
+        RecipeError: a sticker image cannot be read, a stroke misses the face entirely, or a
+            reference cannot be used (unreadable, no face, the region turned away).
     """
     document = editor.document
     width = editor.canvas_size[1]
@@ -194,6 +248,8 @@ def apply_recipe(editor: FaceEditor, recipe: Recipe) -> None:
             )
             layer = document.add_sticker(image, placement, tattoo=kind == "tattoo")
             document.set_layer(layer, opacity=float(edit.get("opacity", 1.0)))
+        elif kind in ("transfer", "light"):
+            _apply_reference_edit(editor, edit, number, references)
         elif kind == "makeup":
             document.add_makeup(
                 MakeupSpec(
@@ -218,6 +274,31 @@ def apply_recipe(editor: FaceEditor, recipe: Recipe) -> None:
     if recipe.lighting is not None:
         editor.relight(recipe.lighting)
     editor.refresh(None)
+
+
+def _apply_reference_edit(
+    editor: FaceEditor, edit: dict[str, Any], number: int, references: ReferenceSource | None
+) -> None:
+    if references is None:
+        raise RecipeError(f"edit {number}: {edit['type']} edits need a way to decompose reference photos")
+    try:
+        reference = references(edit["reference"], int(edit.get("face", 0)))
+        if edit["type"] == "light":
+            light = ReferenceLight.of(reference.lighting, float(edit.get("mix", 1.0)), reference.name)
+            editor.relight(light.lighting(editor.decomposition.lighting))
+            return
+        painted = None
+        if "mask" in edit:
+            painted = load_image(edit["mask"]).rgb.mean(axis=-1).astype(np.float32) / 255.0
+        spec = TransferSpec(
+            reference.name,
+            tuple(str(region) for region in edit.get("regions", ["lips"])),
+            str(edit.get("mode", "colour")),
+            float(edit.get("strength", 1.0)),
+        )
+        add_transfer(editor.document, editor.base_albedo(), reference, spec, painted)
+    except FaceCraftError as exc:
+        raise RecipeError(f"edit {number} ({edit['type']}): {exc}") from exc
 
 
 def _stroke_points(

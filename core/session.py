@@ -32,7 +32,7 @@ from facecraft.core.atomic import write_bytes_atomically
 from facecraft.core.camera import CropTransform
 from facecraft.core.conventions import UV_HEIGHT, UV_WIDTH
 from facecraft.core.decompose import Decomposition
-from facecraft.core.editing.layers import Layer, LayerKind, MakeupSpec, StickerPlacement
+from facecraft.core.editing.layers import Layer, LayerKind, MakeupSpec, StickerPlacement, TransferSpec
 from facecraft.core.errors import FaceCraftError, ImageLoadError
 from facecraft.core.image_io import LoadedImage, decode_image
 
@@ -139,6 +139,14 @@ def save_session(
                 "region": makeup.region,
                 "colour": list(makeup.colour),
                 "strength": makeup.strength,
+            }
+        if layer.transfer is not None:
+            transfer = layer.transfer
+            record["transfer"] = {
+                "reference": transfer.reference,
+                "regions": list(transfer.regions),
+                "mode": transfer.mode,
+                "strength": transfer.strength,
             }
         records.append(record)
     crop = decomposition.crop
@@ -348,6 +356,15 @@ def _layer(reader: _Reader, record: dict[str, Any], canvas_size: tuple[int, int]
         makeup = MakeupSpec(
             str(values["region"]), tuple(float(c) for c in values["colour"]), float(values["strength"])
         )
+    transfer = None
+    if record.get("transfer") is not None:
+        values = record["transfer"]
+        transfer = TransferSpec(
+            str(values["reference"]),
+            tuple(str(region) for region in values["regions"]),
+            str(values["mode"]),
+            float(values["strength"]),
+        )
     return Layer(
         name=str(record["name"]),
         kind=kind,
@@ -357,6 +374,7 @@ def _layer(reader: _Reader, record: dict[str, Any], canvas_size: tuple[int, int]
         sticker=sticker,
         placement=placement,
         makeup=makeup,
+        transfer=transfer,
     )
 
 

@@ -292,7 +292,7 @@ class EditDocument:
 
     def add_paint_layer(self, name: str = "Paint") -> Layer:
         """A new empty paint layer on top."""
-        layer = Layer(self._unique(name), LayerKind.PAINT, self.new_pixels())
+        layer = Layer(self.unique_name(name), LayerKind.PAINT, self.new_pixels())
         self.add_layer(layer)
         return layer
 
@@ -370,7 +370,7 @@ class EditDocument:
         kind = LayerKind.TATTOO if tattoo else LayerKind.STICKER
         pixels = self._sticker_pixels(image, placement)
         layer = Layer(
-            self._unique(name or kind.value.capitalize()),
+            self.unique_name(name or kind.value.capitalize()),
             kind,
             pixels,
             sticker=np.ascontiguousarray(image),
@@ -394,7 +394,7 @@ class EditDocument:
     def add_makeup(self, spec: MakeupSpec, name: str | None = None) -> Layer:
         """A makeup tint (multiply) over a named region."""
         layer = Layer(
-            self._unique(name or spec.region.capitalize()),
+            self.unique_name(name or spec.region.capitalize()),
             LayerKind.MAKEUP,
             self._makeup_pixels(spec),
             makeup=spec,
@@ -434,7 +434,8 @@ class EditDocument:
         if layer.pixels.shape != (*self.canvas_size, 4) or layer.pixels.dtype != np.uint8:
             raise ValueError(f"layer pixels must be {(*self.canvas_size, 4)} uint8, got {layer.pixels.shape}")
 
-    def _unique(self, name: str) -> str:
+    def unique_name(self, name: str) -> str:
+        """``name``, numbered when a layer already has it."""
         names = {layer.name for layer in self.layers}
         if name not in names:
             return name

@@ -1,12 +1,15 @@
 """Edit layers on the UV canvas and how a stack of them acts on the albedo.
 
 A layer is an RGBA uint8 canvas (straight alpha) with a blend mode, an opacity
-and a visibility flag. Two blend modes cover every edit:
+and a visibility flag. Three blend modes cover every edit:
 
-* ``normal`` (brush, sticker): ``A' = A·(1 - a) + c·a``;
-* ``multiply`` (tattoo, makeup tint): ``A' = A·(1 - a + c·a)``,
+* ``normal`` (brush, sticker, texture copied from a reference): ``A' = A·(1 - a) + c·a``;
+* ``multiply`` (tattoo, makeup tint): ``A' = A·(1 - a + c·a)``;
+* ``offset`` (colour copied from a reference): ``A' = A + a·d``, with the signed
+  offset ``d = (c8 - 128) / 255`` stored in the colour bytes ``c8``
+  (:func:`encode_offset` / :func:`decode_offset`),
 
-with ``c`` the layer colour and ``a`` its alpha times its opacity. Both are
+with ``c`` the layer colour and ``a`` its alpha times its opacity. All three are
 affine in the albedo, so any stack flattens to one per-texel multiplier and
 addend, ``A' = A·M + K`` (:func:`flatten`), which is what the renderer and the
 photo compositor apply.
@@ -27,6 +30,7 @@ class BlendMode(StrEnum):
 
     NORMAL = "normal"
     MULTIPLY = "multiply"
+    OFFSET = "offset"
 
 
 class LayerKind(StrEnum):
@@ -36,11 +40,30 @@ class LayerKind(StrEnum):
     STICKER = "sticker"
     TATTOO = "tattoo"
     MAKEUP = "makeup"
+    TEXTURE_COPY = "texture-copy"
+    COLOUR_COPY = "colour-copy"
 
     @property
     def blend(self) -> BlendMode:
         """The blend mode layers of this kind use."""
-        return BlendMode.NORMAL if self in (LayerKind.PAINT, LayerKind.STICKER) else BlendMode.MULTIPLY
+        if self is LayerKind.COLOUR_COPY:
+            return BlendMode.OFFSET
+        normal = (LayerKind.PAINT, LayerKind.STICKER, LayerKind.TEXTURE_COPY)
+        return BlendMode.NORMAL if self in normal else BlendMode.MULTIPLY
+
+
+OFFSET_ZERO = 128
+"""The colour byte of a zero offset in ``offset`` layers."""
+
+
+def encode_offset(offset: np.ndarray) -> np.ndarray:
+    """``(..., 3)`` signed albedo offsets → uint8 colour bytes (clipped to ``[-128, 127] / 255``)."""
+    return np.clip(np.rint(np.asarray(offset) * 255.0) + OFFSET_ZERO, 0, 255).astype(np.uint8)
+
+
+def decode_offset(colour: np.ndarray) -> np.ndarray:
+    """``(..., 3)`` uint8 colour bytes of an ``offset`` layer → float32 signed albedo offsets."""
+    return (colour.astype(np.float32) - np.float32(OFFSET_ZERO)) * np.float32(1.0 / 255.0)
 
 
 @dataclass(frozen=True)
@@ -82,6 +105,41 @@ class MakeupSpec:
             raise ValueError(f"makeup colour and strength must be in [0, 1], got {self}")
 
 
+TRANSFER_MODES = ("colour", "texture")
+"""What a transfer copies: the colour relative to skin (makeup), or the detailed albedo."""
+
+
+@dataclass(frozen=True)
+class TransferSpec:
+    """How a layer was copied from a reference photo.
+
+    Attributes:
+        reference: the reference photo's file name (shown, saved; not read again).
+        regions: the regions copied (of :data:`~facecraft.core.editing.regions.TRANSFER_REGIONS`,
+            or ``"painted"`` for a mask painted on the reference's UV).
+        mode: one of :data:`TRANSFER_MODES`.
+        strength: ``[0, 1]``, the copy's alpha where the region is whole and seen.
+    """
+
+    reference: str
+    regions: tuple[str, ...]
+    mode: str = "colour"
+    strength: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.mode not in TRANSFER_MODES:
+            raise ValueError(f"transfer mode must be one of {', '.join(TRANSFER_MODES)}, got {self.mode!r}")
+        if not self.regions:
+            raise ValueError("a transfer needs at least one region")
+        if not 0.0 <= self.strength <= 1.0:
+            raise ValueError(f"transfer strength must be in [0, 1], got {self.strength}")
+
+    @property
+    def kind(self) -> LayerKind:
+        """The kind of layer this transfer makes."""
+        return LayerKind.COLOUR_COPY if self.mode == "colour" else LayerKind.TEXTURE_COPY
+
+
 @dataclass(eq=False)
 class Layer:
     """One edit layer (mutable: tools change its pixels in place, through the document).
@@ -95,6 +153,7 @@ class Layer:
         sticker: the sticker image ``(h, w, 4)`` uint8 (sticker and tattoo layers).
         placement: where the sticker sits (sticker and tattoo layers).
         makeup: the preset (makeup layers).
+        transfer: how it was copied from a reference (transfer layers).
     """
 
     name: str
@@ -105,6 +164,7 @@ class Layer:
     sticker: np.ndarray | None = None
     placement: StickerPlacement | None = None
     makeup: MakeupSpec | None = None
+    transfer: TransferSpec | None = None
 
     @property
     def blend(self) -> BlendMode:
@@ -140,6 +200,9 @@ def flatten(
         if not alpha_u8.any():
             continue
         alpha = alpha_u8.astype(np.float32)[..., None] * np.float32(layer.opacity / 255.0)
+        if layer.blend is BlendMode.OFFSET:
+            k += decode_offset(pixels[..., :3]) * alpha
+            continue
         colour = pixels[..., :3].astype(np.float32) * np.float32(1.0 / 255.0)
         if layer.blend is BlendMode.NORMAL:
             keep = 1.0 - alpha

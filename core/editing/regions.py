@@ -27,7 +27,9 @@ from facecraft.core.editing.paint import Rect
 from facecraft.core.template import FaceTemplate
 
 MAKEUP_REGIONS = ("lips", "cheeks", "eyelids")
-"""The regions :func:`makeup_mask` knows."""
+"""The regions of the makeup presets."""
+TRANSFER_REGIONS = ("lips", "eyelids", "cheeks", "brows", "face")
+"""The regions :func:`makeup_mask` knows; what can be copied from a reference photo."""
 
 FEATHER_SIGMA = 0.004
 """Standard deviation of the Gaussian feather of polygon regions, as a fraction of the canvas width."""
@@ -51,6 +53,10 @@ CHEEK_TILT_DEG = 15.0
 """The cheek ellipses' long axes rise this much towards the temples."""
 CHEEK_CORE = 0.3
 """Cheek masks are 1 inside this fraction of the ellipse and fall smoothly to 0 at its edge."""
+BROW_HALF_HEIGHT = 0.3
+"""The brow band reaches this fraction of the brow-to-upper-lid distance above and below the brow line."""
+FACE_INSET = 0.01
+"""The whole-face region stops this fraction of the canvas width inside the template's face mask."""
 
 _OUTER_LIP = list(range(48, 60))
 _INNER_LIP = list(range(60, 68))
@@ -98,11 +104,14 @@ def makeup_mask(template: FaceTemplate, region: str, canvas_size: tuple[int, int
     * ``cheeks``: two soft ellipses on the cheekbones, between the lower eyelid, the
       mouth corner and the jaw, sized by the eye-to-mouth distance;
     * ``eyelids``: from each upper lid up :data:`EYELID_REACH` of the way to the
-      brow, feathered, with the eye opening itself cut out.
+      brow, feathered, with the eye opening itself cut out;
+    * ``brows``: a band along each brow line, :data:`BROW_HALF_HEIGHT` of the way to the lid
+      above and below it, feathered;
+    * ``face``: the template's whole face mask, :data:`FACE_INSET` inside its edge, feathered.
 
     Args:
         template: gives the landmarks (``landmark_uv``).
-        region: one of :data:`MAKEUP_REGIONS`.
+        region: one of :data:`TRANSFER_REGIONS`.
         canvas_size: ``(H, W)`` of the canvas.
 
     Returns:
@@ -111,14 +120,17 @@ def makeup_mask(template: FaceTemplate, region: str, canvas_size: tuple[int, int
     Raises:
         ValueError: unknown region or a non-positive canvas size.
     """
-    if region not in _BUILDERS:
-        raise ValueError(f"unknown makeup region {region!r}; known regions: {', '.join(MAKEUP_REGIONS)}")
+    if region not in TRANSFER_REGIONS:
+        raise ValueError(f"unknown region {region!r}; known regions: {', '.join(TRANSFER_REGIONS)}")
     height, width = int(canvas_size[0]), int(canvas_size[1])
     if height <= 0 or width <= 0:
         raise ValueError(f"canvas size must be positive, got {canvas_size}")
-    landmarks = uv_to_texel(template.landmark_uv, height, width)
     mask = np.zeros((height, width), np.float32)
-    _BUILDERS[region](mask, landmarks, FEATHER_SIGMA * width)
+    if region == "face":
+        _whole_face(mask, template.mask, FEATHER_SIGMA * width)
+    else:
+        landmarks = uv_to_texel(template.landmark_uv, height, width)
+        _BUILDERS[region](mask, landmarks, FEATHER_SIGMA * width)
     mask[mask < MASK_FLOOR] = 0.0
     return mask
 
@@ -162,6 +174,29 @@ def _eyelid_band(lid: np.ndarray, brow: np.ndarray) -> np.ndarray:
     lift = EYELID_REACH * (brow_rows - curve[:, 1]) * np.sin(np.pi * s).clip(0.0, 1.0) ** EYELID_ROUNDNESS
     top = np.stack([curve[:, 0], curve[:, 1] + lift], axis=-1)
     return np.concatenate([curve, top[::-1]])
+
+
+def _brows(mask: np.ndarray, landmarks: np.ndarray, sigma: float) -> None:
+    """Write both brow bands into ``mask``."""
+    for side in _SIDES:
+        brow, lid = landmarks[list(side.brow)], landmarks[list(side.lid)]
+        reach = BROW_HALF_HEIGHT * float(np.abs(brow[:, 1].mean() - lid[:, 1].mean()))
+        order = np.argsort(brow[:, 0])
+        line = brow[order]
+        lift = np.array([0.0, reach])
+        band = np.concatenate([line - lift, (line + lift)[::-1]])
+        rect = _padded(band, sigma, mask.shape)
+        _paste_max(mask, rect, _feather(_fill(rect, [band]), sigma))
+
+
+def _whole_face(mask: np.ndarray, face: np.ndarray, sigma: float) -> None:
+    """Write the template's ``(192, 224)`` bool face mask into ``mask``, inset and feathered."""
+    height, width = mask.shape
+    inside = cv2.resize(face.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR) > 0.5
+    inset = max(1, round(FACE_INSET * width))
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * inset + 1, 2 * inset + 1))
+    core = cv2.erode(inside.astype(np.uint8), kernel).astype(np.float32)
+    _paste_max(mask, Rect(0, 0, height, width), _feather(core, sigma) * inside)
 
 
 def _cheeks(mask: np.ndarray, landmarks: np.ndarray, sigma: float) -> None:
@@ -245,4 +280,5 @@ _BUILDERS: dict[str, Callable[[np.ndarray, np.ndarray, float], None]] = {
     "lips": _lips,
     "cheeks": _cheeks,
     "eyelids": _eyelids,
+    "brows": _brows,
 }
