@@ -73,29 +73,3 @@ def lower_priority(niceness: int) -> None:
     """Be ``nice``: background training yields the CPU to interactive work."""
     if niceness > 0 and hasattr(os, "nice"):
         os.nice(niceness)
-
-
-def bf16_is_native(device: torch.device) -> bool:
-    """Whether bfloat16 autocast speeds ``device`` up rather than slowing it down.
-
-    CUDA: yes. CPU: only with native bf16 instructions (AVX512-BF16 or AMX). Without them
-    oneDNN emulates bf16, and on an AVX2-only EPYC a batch-16 forward and backward took 14x
-    longer than float32 (31.5 s against 2.2 s, issue 12).
-    """
-    if device.type == "cuda":
-        return True
-    if device.type != "cpu":
-        return False
-    return cpu_flags() & {"avx512_bf16", "amx_bf16"} != set()
-
-
-def cpu_flags() -> set[str]:
-    """The CPU feature flags of ``/proc/cpuinfo`` (empty where it is not readable)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    for line in text.splitlines():
-        if line.startswith("flags"):
-            return set(line.split(":", 1)[1].split())
-    return set()

@@ -45,12 +45,13 @@ from facecraft.core.model.io import save_model
 from facecraft.core.model.model import FaceModel
 from facecraft.core.model.objective import Objective, ObjectiveTargets
 from facecraft.core.model.perceptual import PerceptualNetwork
+from facecraft.core.model.precision import bf16_is_native
 from facecraft.core.render.renderer import Renderer
 from facecraft.core.template import FaceTemplate, load_template
 from facecraft.training.config import Stage, StageConfig, TrainConfig
 from facecraft.training.dataset import FaceBatch, PreparedFaces, collate
 from facecraft.training.prepare_data import load_split
-from facecraft.training.process import bf16_is_native, lower_priority, relaunch_with_jemalloc, set_threads
+from facecraft.training.process import lower_priority, relaunch_with_jemalloc, set_threads
 from facecraft.training.run_support import append_csv, camera_to_float, read_card_totals, to_float
 from facecraft.training.supervision import CameraSpread, SupervisedLoss
 

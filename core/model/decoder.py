@@ -199,8 +199,8 @@ class DualPathwayDecoder(nn.Module):
         return fused
 
     def forward(self, code: Tensor) -> tuple[Tensor, Tensor | None]:
-        """``(B, code)`` -> raw proxy ``(B, C, 192, 224)`` and raw residual (``None`` without proxy)."""
-        heads = self.heads(self.fusion_activation(self.fused_features(code)))
+        """``(B, code)`` -> float32 raw proxy ``(B, C, 192, 224)`` and raw residual (None without proxy)."""
+        heads = self.heads(self.fusion_activation(self.fused_features(code))).float()
         if heads.shape[1] == self.out_channels:
             return heads, None
         return heads[:, : self.out_channels], heads[:, self.out_channels :]
@@ -222,7 +222,7 @@ class LinearDecoder(nn.Module):
         nn.init.zeros_(self.basis.bias)
 
     def forward(self, code: Tensor) -> tuple[Tensor, None]:
-        half = self.basis(code).view(-1, *self.grid)
+        half = self.basis(code).float().view(-1, *self.grid)
         return F.interpolate(half, size=(UV_HEIGHT, UV_WIDTH), mode="bilinear", align_corners=False), None
 
 

@@ -99,13 +99,15 @@ class Encoder(nn.Module):
         if images.dim() != 4 or images.shape[1:] != (3, size, size):
             raise ValueError(f"images must be (B, 3, {size}, {size}), got {tuple(images.shape)}")
         features = self.trunk((images - self.rgb_mean) * 2.0)
-        shape_code = self.shape_head(features).mean(dim=(2, 3))
-        albedo_code = self.albedo_head(features).mean(dim=(2, 3))
+        # Under bf16 autocast the heads' outputs are bf16; cameras and lighting are float32 maths.
+        shape_code = self.shape_head(features).float().mean(dim=(2, 3))
+        albedo_code = self.albedo_head(features).float().mean(dim=(2, 3))
         if self.pose_head_kind is PoseHead.SPATIAL:
-            raw_camera, raw_lighting = self.pose_head(features).split([len(CAMERA_PARAMS), LIGHTING_SIZE], 1)
+            raw_pose = self.pose_head(features).float()
+            raw_camera, raw_lighting = raw_pose.split([len(CAMERA_PARAMS), LIGHTING_SIZE], 1)
         else:
-            raw_camera = self.camera_head(features).mean(dim=(2, 3))
-            raw_lighting = self.lighting_head(features).mean(dim=(2, 3))
+            raw_camera = self.camera_head(features).float().mean(dim=(2, 3))
+            raw_lighting = self.lighting_head(features).float().mean(dim=(2, 3))
         centre = (size - 1) / 2.0
         camera = Camera(
             scale=self.camera_scale_prior * torch.exp(raw_camera[:, 0]),

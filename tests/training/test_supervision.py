@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from facecraft.core.camera import Camera
-from facecraft.training.process import bf16_is_native, find_jemalloc
+from facecraft.core.model.precision import bf16_is_native
+from facecraft.training.process import find_jemalloc
 from facecraft.training.supervision import (
     CameraSpread,
     mesh_reprojection,
