@@ -31,10 +31,10 @@ from facecraft.core.fitting import (
     FitSchedule,
     ProgressCallback,
 )
-from facecraft.core.model.inference import fold_batch_norms
+from facecraft.core.model.inference import fold_batch_norms, with_layer_weights_in
 from facecraft.core.model.io import load_model
 from facecraft.core.model.model import FaceModel
-from facecraft.core.model.precision import network_autocast
+from facecraft.core.model.precision import bf16_is_native
 from facecraft.core.render.rasterize import rasterize
 from facecraft.core.render.renderer import Renderer, RenderResult, texel_visibility
 from facecraft.core.render.shading import sh_shading, uv_normals
@@ -115,9 +115,10 @@ class Decomposer:
     """Detector + trained model + renderer: photos in, decompositions out.
 
     The model runs with its BatchNorms folded into the layers before them (the same function,
-    :mod:`facecraft.core.model.inference`); the encoder's pass runs under bf16 autocast where
-    the CPU computes bf16 natively (:mod:`facecraft.core.model.precision`: landmarks within
-    0.05 px of float32 on the sample photo), fitting in float32.
+    :mod:`facecraft.core.model.inference`); the encoder's pass runs under bf16 autocast, from a
+    copy whose layer weights are stored in bf16, where the CPU computes bf16 natively
+    (:mod:`facecraft.core.model.precision`; landmarks within 0.05 px of float32 on the sample
+    photo); fitting runs in float32.
 
     Args:
         model: the trained model (not modified: a folded copy is used).
@@ -130,6 +131,8 @@ class Decomposer:
     ) -> None:
         self.model = fold_batch_norms(model).requires_grad_(False)
         self.device = next(self.model.parameters()).device
+        self._bf16 = bf16_is_native(self.device)
+        self._encoder_pass = with_layer_weights_in(self.model, torch.bfloat16) if self._bf16 else self.model
         self.template = template
         self.renderer = RememberingRenderer(template)
         self.fitter = FaceFitter(self.model, self.renderer, template)
@@ -224,8 +227,8 @@ class Decomposer:
             chosen.landmarks68 * crop.scale + np.asarray(crop.offset), dtype=torch.float32
         )[None]
         clock = _lap(timings, "crop", clock)
-        with torch.no_grad(), network_autocast(self.device):
-            start = self.model(image)
+        with torch.no_grad(), torch.autocast(self.device.type, torch.bfloat16, enabled=self._bf16):
+            start = self._encoder_pass(image)
         clock = _lap(timings, "encoder", clock)
 
         mesh = torch.as_tensor(mesh_in_crop(chosen.landmarks478, crop), dtype=torch.float32)

@@ -103,3 +103,18 @@ def _fold_fusion(decoder: DualPathwayDecoder) -> None:
     if decoder.fusion_local is not None:
         _scale_outputs(decoder.fusion_local, gain, None)
     decoder.fusion_activation[0] = nn.Identity()
+
+
+def with_layer_weights_in(model: FaceModel, dtype: torch.dtype) -> FaceModel:
+    """A copy of ``model`` whose convolution and linear weights are stored in ``dtype``.
+
+    For inference under autocast to that dtype: autocast casts a float32 weight on every
+    call unless it is a leaf that requires gradients, which the weights of a frozen model
+    are not (on the sample photo that was ~200 casts per forward pass). Buffers (the mean
+    shape, the landmarks' UV positions) and the outputs stay float32.
+    """
+    converted = copy.deepcopy(model)
+    for module in converted.modules():
+        if isinstance(module, nn.Conv2d | nn.ConvTranspose2d | nn.Linear):
+            module.to(dtype)
+    return converted
