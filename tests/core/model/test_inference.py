@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from facecraft.core.model.config import EncoderConfig, ModelConfig, PoseHead, Variant
-from facecraft.core.model.inference import fold_batch_norms
+from facecraft.core.model.inference import fold_batch_norms, with_layer_weights_in
 from facecraft.core.model.model import FaceModel
 from facecraft.core.model.precision import bf16_is_native, cpu_flags, network_autocast
 
@@ -83,3 +83,17 @@ def test_bf16_autocast_only_where_the_hardware_has_it():
     assert network_autocast(torch.device("cpu"))._enabled is native
     assert network_autocast(torch.device("cpu"), enabled=False)._enabled is False
     assert bf16_is_native(torch.device("meta")) is False
+
+
+def test_a_copy_with_bf16_layer_weights_keeps_buffers_and_outputs_in_float32(template):
+    model = fold_batch_norms(trained_looking(FaceModel(ModelConfig(), template)))
+    low = with_layer_weights_in(model, torch.bfloat16)
+    assert low.encoder.trunk[0][0].weight.dtype == torch.bfloat16
+    assert model.encoder.trunk[0][0].weight.dtype == torch.float32  # the original is untouched
+    assert low.mean_shape.dtype == torch.float32 and low.landmark_uv.dtype == torch.float32
+    images = torch.rand(1, 3, 224, 224, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        expected, actual = model(images), low(images)
+    assert actual.face.shape.dtype == torch.float32 and actual.camera.scale.dtype == torch.float32
+    torch.testing.assert_close(actual.face.albedo, expected.face.albedo, atol=1e-2, rtol=0)
+    torch.testing.assert_close(actual.camera.to_vector(), expected.camera.to_vector(), atol=0.05, rtol=0)
