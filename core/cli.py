@@ -244,6 +244,7 @@ def run_decompose(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 1
+        _clean_stale_stages(args.out)
         bar = stack.enter_context(
             tqdm(photos, desc="decompose", unit="photo", disable=len(photos) < 2, file=sys.stderr)
         )
@@ -258,6 +259,23 @@ def run_decompose(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def _clean_stale_stages(out: Path) -> None:
+    """Finish or remove what an interrupted ``decompose`` into ``out`` left, and say so."""
+    from facecraft.core.output_set import StaleStageAction, clean_stale_stages
+
+    try:
+        cleaned = clean_stale_stages(out)
+    except OSError as exc:
+        print(f"facecraft: note: {out}: could not clean up after an interrupted run ({exc})", file=sys.stderr)
+        return
+    for stage in cleaned:
+        if stage.action is StaleStageAction.COMPLETED:
+            done = f"completed the outputs of {out / (stage.completion or '')}"
+        else:
+            done = "removed the unfinished outputs"
+        print(f"facecraft: note: {stage.path}: an interrupted run's stage; {done}", file=sys.stderr)
+
+
 def _decompose_one(
     decomposer: Decomposer,
     renderer: ReconstructionRenderer,
@@ -269,6 +287,7 @@ def _decompose_one(
     from facecraft.core.editing.albedo import canvas_size, detailed_albedo
     from facecraft.core.export import write_image
     from facecraft.core.image_io import load_image
+    from facecraft.core.output_set import OutputStage
     from facecraft.core.outputs import export_mesh, export_ply, face_record, to_uint8, uv_map_images
 
     image = load_image(photo)
@@ -292,26 +311,19 @@ def _decompose_one(
     }
     if all_faces:
         record["faces"] = [main_record] + [face_record(d) for d in decompositions[1:]]
-    stem = out / photo.stem
-    written: list[Path] = []
-    try:  # all of a photo's outputs, or none of them
-        for name, picture in uv_map_images(main, decomposer.template).items():
-            written.append(Path(f"{stem}_uv_{name}.png"))
-            write_image(written[-1], picture)
-        for path, picture in ((Path(f"{stem}_render.png"), render), (Path(f"{stem}_mask.png"), mask)):
-            written.append(path)
-            write_image(path, picture)
-        written.append(Path(f"{stem}.ply"))
-        export_ply(written[-1], main.shape, main.albedo, decomposer.template)
+    # All of a photo's outputs or none, even across a hard kill: written into a hidden stage, then
+    # moved into place with the JSON last (core/output_set.py).
+    name = photo.stem
+    with OutputStage(out, f"{name}.json") as stage:
+        for map_name, picture in uv_map_images(main, decomposer.template).items():
+            write_image(stage.file(f"{name}_uv_{map_name}.png"), picture)
+        write_image(stage.file(f"{name}_render.png"), render)
+        write_image(stage.file(f"{name}_mask.png"), mask)
+        export_ply(stage.file(f"{name}.ply"), main.shape, main.albedo, decomposer.template)
         albedo = detailed_albedo(image.rgb, main, decomposer.template, canvas_size())
-        mesh = export_mesh(f"{stem}.obj", main.shape, to_uint8(albedo), decomposer.template)
-        written.extend([mesh.obj, mesh.mtl, mesh.texture])
-        written.append(Path(f"{stem}.json"))
-        _write_atomically(written[-1], json.dumps(record, indent=1) + "\n")
-    except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
-        raise
+        export_mesh(stage.file(f"{name}.obj"), main.shape, to_uint8(albedo), decomposer.template)
+        _write_atomically(stage.file(f"{name}.json"), json.dumps(record, indent=1) + "\n")
+        stage.commit()
 
 
 def run_edit(args: argparse.Namespace) -> int:
