@@ -1,4 +1,9 @@
-"""Atomic file writes: a file is either its old self or completely new, never half written."""
+"""Atomic file writes: a file is either its old self or completely new, never half written.
+
+This holds across a hard kill or a power cut too: the new content is flushed to disk under a
+hidden temporary name, renamed over the old file, and the rename is flushed. A kill at the wrong
+instant can leave that hidden ``.<name>.<random>.tmp`` beside the file, never a damaged file.
+"""
 
 from __future__ import annotations
 
@@ -28,3 +33,15 @@ def write_bytes_atomically(path: str | Path, data: bytes, mode: int = 0o644) -> 
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    sync_folder(path.parent)
+
+
+def sync_folder(folder: Path) -> None:
+    """Flush the rename to disk (POSIX), so that after a power cut the file is the new one or the old."""
+    if os.name != "posix":
+        return
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

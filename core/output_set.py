@@ -32,6 +32,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from facecraft.core.atomic import sync_folder
 from facecraft.core.errors import ExportError
 
 try:
@@ -128,7 +129,7 @@ class OutputStage:
         try:
             _sync_files(self.path / name for name in _staged_names(self.path))
             _write_synced(self.path / COMMIT_MARK, self.completion.encode())
-            _sync_folder(self.path)
+            sync_folder(self.path)
             self.committed = True  # from here on the set is completed, now or by a later clean
             moved = _finish(self.path, self.folder, self.completion)
         except OSError as exc:
@@ -209,17 +210,17 @@ def _claimed(stage: Path) -> Iterator[bool]:
 def _finish(stage: Path, folder: Path, completion: str) -> list[Path]:
     """Moves of a committed stage: old completion file out, other files in, completion file last."""
     (folder / completion).unlink(missing_ok=True)
-    _sync_folder(folder)
+    sync_folder(folder)
     moved = []
     for name in _staged_names(stage):
         if name != completion:
             (stage / name).replace(folder / name)
             moved.append(folder / name)
-    _sync_folder(folder)
+    sync_folder(folder)
     if (stage / completion).exists():
         (stage / completion).replace(folder / completion)
     moved.append(folder / completion)
-    _sync_folder(folder)
+    sync_folder(folder)
     shutil.rmtree(stage, ignore_errors=True)
     return moved
 
@@ -241,14 +242,3 @@ def _sync_files(paths: Iterable[Path]) -> None:
     for path in paths:
         with path.open("rb+") as file:
             os.fsync(file.fileno())
-
-
-def _sync_folder(folder: Path) -> None:
-    """Flush a folder's entries (renames) to disk, where the platform allows it."""
-    if os.name != "posix":
-        return
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
