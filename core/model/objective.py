@@ -118,6 +118,26 @@ class Objective(nn.Module):
             ("S,A~", face.shape, face.albedo_proxy),
         )
 
+    def render_pairs(
+        self, face: DecodedFace, output: ModelOutput, images: Tensor
+    ) -> list[tuple[str, RenderResult]]:
+        """Every pair of :meth:`pairs` rendered over ``images``, in that order; pairs that share
+        a shape share one geometry pass (:meth:`Renderer.render_albedos`)."""
+        size = (images.shape[2], images.shape[3])
+        pairs = self.pairs(face)
+        by_shape: dict[int, list[int]] = {}
+        for index, (_, shape, _) in enumerate(pairs):
+            by_shape.setdefault(id(shape), []).append(index)
+        results: dict[int, RenderResult] = {}
+        for indices in by_shape.values():
+            shape = pairs[indices[0]][1]
+            albedos = tuple(pairs[i][2] for i in indices)
+            rendered = self.renderer.render_albedos(
+                shape, albedos, output.camera, output.lighting, size, background=images
+            )
+            results.update(zip(indices, rendered, strict=True))
+        return [(name, results[index]) for index, (name, _, _) in enumerate(pairs)]
+
     def landmarks(self, shape: Tensor, output: ModelOutput) -> Tensor:
         """``(B, 68, 2)`` landmarks of ``shape`` projected by the estimated camera."""
         return project(sample_landmarks(shape, self.landmark_uv), output.camera)[..., :2]
@@ -129,10 +149,8 @@ class Objective(nn.Module):
         face = output.face
         zero = images.new_zeros(())
         reconstruction = perceptual = gradient = zero
-        renders = []
-        for name, shape, albedo in self.pairs(face):
-            result = self.renderer(shape, albedo, output.camera, output.lighting, size, background=images)
-            renders.append((name, result))
+        renders = self.render_pairs(face, output, images)
+        for _, result in renders:
             reconstruction = reconstruction + losses.reconstruction_l21(result.image, images, result.mask)
             if config.perceptual > 0 and self.perceptual is not None:
                 perceptual = perceptual + perceptual_loss(self.perceptual, result.image, images)

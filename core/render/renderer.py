@@ -101,9 +101,36 @@ class Renderer(nn.Module):
         Raises:
             ValueError: on a wrong shape or NaN/infinite input.
         """
+        return self.render_albedos(shape_uv, (albedo_uv,), camera, lighting, image_size, background)[0]
+
+    def render_albedos(
+        self,
+        shape_uv: Tensor,
+        albedos_uv: tuple[Tensor, ...],
+        camera: Camera,
+        lighting: Tensor,
+        image_size: tuple[int, int],
+        background: Tensor | None = None,
+    ) -> tuple[RenderResult, ...]:
+        """Render one geometry with several albedos: the geometry pass (normals, shading,
+        rasterisation, barycentrics, UV, visibility) runs once and the albedos are sampled
+        together; each result equals a :meth:`forward` of that albedo, gradients included.
+
+        The fine-tune's paired renders ``I(S~, A~)`` and ``I(S~, A)`` share their shape and camera.
+
+        Args:
+            albedos_uv: one or more ``(B, 3, 192, 224)`` albedos; the other arguments as in
+                :meth:`forward`.
+
+        Raises:
+            ValueError: on a wrong shape or NaN/infinite input, or no albedo.
+        """
         batch = camera.batch_size
+        if not albedos_uv:
+            raise ValueError("render_albedos needs at least one albedo")
         _check_uv_map("shape_uv", shape_uv, batch)
-        _check_uv_map("albedo_uv", albedo_uv, batch)
+        for albedo_uv in albedos_uv:
+            _check_uv_map("albedo_uv", albedo_uv, batch)
         if lighting.shape != (batch, 3, SH_COEFFICIENTS):
             raise ValueError(f"lighting must be (B={batch}, 3, 9), got {tuple(lighting.shape)}")
         height, width = image_size
@@ -112,7 +139,8 @@ class Renderer(nn.Module):
                 f"background must be (B={batch}, 3, {height}, {width}), got {tuple(background.shape)}"
             )
         camera.check_finite()
-        for name, value in (("shape_uv", shape_uv), ("albedo_uv", albedo_uv), ("lighting", lighting)):
+        checked = (("shape_uv", shape_uv), *(("albedo_uv", a) for a in albedos_uv), ("lighting", lighting))
+        for name, value in checked:
             if not bool(torch.isfinite(value).all()):
                 raise ValueError(f"{name} contains NaN or infinity")
 
@@ -124,13 +152,17 @@ class Renderer(nn.Module):
         bary = barycentric_coordinates(screen, self.triangles, fragments)
         uv = interpolate(self.vertex_uv.to(screen.dtype), self.triangles, fragments, bary)
         mask = fragments.mask
-        face = sample_texture(albedo_uv * shading, uv, mask)
-        mask_f = mask.unsqueeze(1).to(face.dtype)
-        image = face if background is None else face + (1.0 - mask_f) * background
-        visibility = texel_visibility(shape_uv, normals, camera, fragments) & self.uv_mask
-        return RenderResult(
-            image=image, mask=mask_f, visibility=visibility.unsqueeze(1).to(face.dtype),
-            shading_uv=shading, normals_uv=normals, screen_vertices=screen, fragments=fragments,
+        textures = torch.cat([albedo_uv * shading for albedo_uv in albedos_uv], dim=1)
+        faces = sample_texture(textures, uv, mask).split(3, dim=1)
+        mask_f = mask.unsqueeze(1).to(shading.dtype)
+        visibility = (texel_visibility(shape_uv, normals, camera, fragments) & self.uv_mask).unsqueeze(1)
+        return tuple(
+            RenderResult(
+                image=face if background is None else face + (1.0 - mask_f) * background,
+                mask=mask_f, visibility=visibility.to(face.dtype), shading_uv=shading,
+                normals_uv=normals, screen_vertices=screen, fragments=fragments,
+            )
+            for face in faces
         )
 
 

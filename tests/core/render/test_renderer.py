@@ -195,3 +195,33 @@ def test_shape_gradients_match_finite_differences(renderer, template):
             analytic = float(shape.grad[0, channel, row, col])
             assert math.isclose(float(numeric), analytic, rel_tol=1e-4, abs_tol=1e-6), (row, col, channel)
     renderer.float()
+
+
+def test_several_albedos_on_one_geometry_equal_separate_renders_and_their_gradients(renderer, template):
+    def inputs():
+        ripple = 0.01 * torch.sin(torch.arange(192.0))[None, None, :, None]
+        shape = (mean_shape(template) + ripple).requires_grad_()
+        albedos = (striped_albedo().requires_grad_(), (1.0 - striped_albedo()).requires_grad_())
+        lighting = light().requires_grad_()
+        return shape, albedos, lighting
+
+    background = torch.rand(1, 3, *SIZE, generator=torch.Generator().manual_seed(0))
+    shape, albedos, lighting = inputs()
+    camera = face_camera(yaw=0.3)
+    separate = [renderer(shape, a, camera, lighting, SIZE, background) for a in albedos]
+    sum(r.image.square().sum() for r in separate).backward()
+    expected_grads = [shape.grad, *(a.grad for a in albedos), lighting.grad]
+
+    shape, albedos, lighting = inputs()
+    shared = renderer.render_albedos(shape, albedos, camera, lighting, SIZE, background)
+    sum(r.image.square().sum() for r in shared).backward()
+    assert len(shared) == 2
+    for one, other in zip(shared, separate, strict=True):
+        torch.testing.assert_close(one.image, other.image)
+        torch.testing.assert_close(one.visibility, other.visibility)
+        torch.testing.assert_close(one.mask, other.mask)
+    actual_grads = [shape.grad, *(a.grad for a in albedos), lighting.grad]
+    for actual, expected in zip(actual_grads, expected_grads, strict=True):  # summed in another order
+        torch.testing.assert_close(actual, expected, rtol=1e-4, atol=1e-5 * float(expected.abs().max()))
+    with pytest.raises(ValueError, match="at least one albedo"):
+        renderer.render_albedos(shape, (), camera, lighting, SIZE)
