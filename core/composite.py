@@ -176,7 +176,9 @@ class PhotoCompositor:
             self._shading, self._relight_ratio = surface.shading, None
             return
         new = shading_under(lighting, surface.normals)
-        old = np.maximum(surface.shading, SHADING_FLOOR)
+        # the photo's shading computed the same way (per pixel from the normals), so that the ratio
+        # is exactly 1 wherever the new lighting equals the fitted one
+        old = np.maximum(shading_under(fitted, surface.normals), SHADING_FLOOR)
         self._shading = new
         self._relight_ratio = np.clip(new / old, 0.0, RELIGHT_MAX_RATIO).astype(np.float32)
 

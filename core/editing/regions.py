@@ -181,9 +181,9 @@ def _brows(mask: np.ndarray, landmarks: np.ndarray, sigma: float) -> None:
     for side in _SIDES:
         brow, lid = landmarks[list(side.brow)], landmarks[list(side.lid)]
         reach = BROW_HALF_HEIGHT * float(np.abs(brow[:, 1].mean() - lid[:, 1].mean()))
-        order = np.argsort(brow[:, 0])
-        line = brow[order]
-        lift = np.array([0.0, reach])
+        line = brow[np.argsort(brow[:, 0])]
+        lift, along = np.array([0.0, reach]), np.array([reach, 0.0])
+        line = np.concatenate([line[:1] - along, line, line[-1:] + along])  # a little past the ends
         band = np.concatenate([line - lift, (line + lift)[::-1]])
         rect = _padded(band, sigma, mask.shape)
         _paste_max(mask, rect, _feather(_fill(rect, [band]), sigma))

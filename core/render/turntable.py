@@ -1,7 +1,8 @@
 """Turntable videos: the edited face turning left and right, drawn by the GL renderer.
 
 The face turns about its own centre (the middle of its bounding box) with yaw
-``sweep · sin(2π i / N)`` at frame ``i`` of ``N``: it starts facing the camera,
+``sweep · sin(2π i / N)`` at frame ``i`` of ``N`` (see :meth:`TurntableSettings.yaws`):
+it starts facing the camera,
 turns to one side, back through the front to the other side and home again,
 so the video loops without a jump. The light stays with the camera (the fitted
 SH lighting is in the camera frame), so shading moves over the turning face as
@@ -93,8 +94,15 @@ class TurntableSettings:
         return max(1, round(self.seconds * self.fps))
 
     def yaws(self) -> np.ndarray:
-        """``(N,)`` float64 yaw of each frame, radians."""
-        phase = 2.0 * np.pi * np.arange(self.frame_count) / self.frame_count
+        """``(N,)`` float64 yaw of each frame, radians: ``sweep · sin(2π (i + o) / N)``.
+
+        ``o`` is 0 (the first frame faces the camera) unless ``N`` is 2 more than a multiple
+        of 4; then two neighbouring frames around each turning point would have the same yaw,
+        GIF writers merge identical neighbours, and ``o = 1/2`` keeps every frame distinct.
+        """
+        count = self.frame_count
+        offset = 0.5 if count % 4 == 2 else 0.0
+        phase = 2.0 * np.pi * (np.arange(count) + offset) / count
         return math.radians(self.sweep_degrees) * np.sin(phase)
 
 

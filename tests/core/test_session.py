@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from facecraft.core.editing.document import BrushSettings, EditDocument
-from facecraft.core.editing.layers import MakeupSpec, StickerPlacement
+from facecraft.core.editing.layers import LayerKind, MakeupSpec, StickerPlacement, TransferSpec
+from facecraft.core.editing.reference import build_reference
+from facecraft.core.editing.transfer import add_transfer
 from facecraft.core.editor import FaceEditor
 from facecraft.core.image_io import load_image
 from facecraft.core.resources import resource_path
@@ -152,3 +154,25 @@ def test_a_session_file_starts_as_its_mime_type_says(edited, tmp_path):
     save(edited, path)
     head = path.read_bytes()[:42]
     assert head[:4] == b"PK\x03\x04" and head[30:42] == b"session.json"
+
+
+def test_a_transfer_layer_reloads_with_its_spec_and_renders_the_same(
+    astronaut_decomposition, reference_rgb, reference_decomposition, template, tmp_path
+):
+    editor = FaceEditor(load_image(PHOTO).original, astronaut_decomposition, template)
+    reference = build_reference(
+        reference_rgb, reference_decomposition, template, editor.canvas_size, "reference.png"
+    )
+    spec = TransferSpec("reference.png", ("lips", "cheeks"), "colour", 0.5)
+    layer, _ = add_transfer(editor.document, editor.base_albedo(), reference, spec)
+    editor.document.set_layer(layer, opacity=0.8)
+    editor.refresh(None)
+    path = tmp_path / "transfer.facecraft"
+    save(editor, path)
+    loaded = load_session(path)
+    (again,) = loaded.layers
+    assert again.transfer == spec and again.kind is LayerKind.COLOUR_COPY and again.opacity == 0.8
+    assert np.array_equal(again.pixels, layer.pixels)
+    document = EditDocument(loaded.canvas_size, template, loaded.layers)
+    reloaded = FaceEditor(loaded.photo.original, loaded.decomposition, template, document=document)
+    assert np.array_equal(reloaded.edited_photo, editor.edited_photo)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from facecraft.core.conventions import UV_HEIGHT, UV_WIDTH, uv_to_texel
-from facecraft.core.editing.regions import MAKEUP_REGIONS, makeup_mask
+from facecraft.core.editing.regions import TRANSFER_REGIONS, makeup_mask
 from facecraft.core.template import FaceTemplate
 
 SCALES = (1, 6)
@@ -29,7 +29,7 @@ def _landmarks(template: FaceTemplate, scale: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize("scale", SCALES)
-@pytest.mark.parametrize("region", MAKEUP_REGIONS)
+@pytest.mark.parametrize("region", TRANSFER_REGIONS)
 def test_masks_are_soft_bounded_and_empty_at_the_canvas_border(template, region: str, scale: int):
     mask = makeup_mask(template, region, _size(scale))
     assert mask.shape == _size(scale) and mask.dtype == np.float32
@@ -40,7 +40,7 @@ def test_masks_are_soft_bounded_and_empty_at_the_canvas_border(template, region:
 
 
 @pytest.mark.parametrize("scale", SCALES)
-@pytest.mark.parametrize("region", MAKEUP_REGIONS)
+@pytest.mark.parametrize("region", TRANSFER_REGIONS)
 def test_masks_are_mirror_symmetric(template, region: str, scale: int):
     mask = makeup_mask(template, region, _size(scale))
     assert np.abs(mask - mask[:, ::-1]).max() < 1e-3
@@ -82,7 +82,7 @@ def test_eyelids_lie_above_the_eyes_below_the_brows(template, scale: int):
 
 
 def test_masks_agree_across_canvas_sizes(template):
-    for region in MAKEUP_REGIONS:
+    for region in TRANSFER_REGIONS:
         small = makeup_mask(template, region, _size(1))
         large = makeup_mask(template, region, _size(6))
         shrunk = cv2.resize(large, small.shape[::-1], interpolation=cv2.INTER_AREA)
@@ -98,7 +98,23 @@ def test_masks_are_fresh_arrays(template):
 
 
 def test_unknown_region_is_refused(template):
-    with pytest.raises(ValueError, match="lips, cheeks, eyelids"):
+    with pytest.raises(ValueError, match="lips, eyelids, cheeks, brows, face"):
         makeup_mask(template, "nose", _size(1))
     with pytest.raises(ValueError, match="canvas size"):
         makeup_mask(template, "lips", (0, 10))
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_brows_cover_the_brow_landmarks_and_not_the_eyes(template, scale: int):
+    mask = makeup_mask(template, "brows", _size(scale))
+    landmarks = _landmarks(template, scale)
+    for index in range(17, 27):
+        assert _at(mask, landmarks[index]) > 0.9
+    for index in range(36, 48):
+        assert _at(mask, landmarks[index]) == 0.0
+
+
+def test_the_whole_face_lies_inside_the_template_mask(template):
+    mask = makeup_mask(template, "face", _size(1))
+    assert not mask[~template.mask].any()
+    assert (mask > 0.99).sum() > 0.8 * template.mask.sum()
