@@ -203,8 +203,7 @@ class FaceViewer3D(QOpenGLWidget):
         ratio = self.devicePixelRatioF()
         width, height = max(1, round(self.width() * ratio)), max(1, round(self.height() * ratio))
         camera = self._view.camera(width, height, self._face_height, ratio)
-        texels = self._template.vertex_texels
-        vertices = self._shape[texels[:, 0], texels[:, 1]].astype(np.float64)
+        vertices = self._template.sample_vertices(self._shape.astype(np.float64))
         rotated = vertices @ camera.rotation().T
         screen = np.stack(
             [

@@ -101,9 +101,7 @@ def build_surface_map(
     """
     height, width = decomposition.photo_size
     camera = decomposition.photo_camera()
-    texels = torch.as_tensor(template.vertex_texels, dtype=torch.long)
-    shape = torch.from_numpy(decomposition.shape)
-    vertices = shape[texels[:, 0], texels[:, 1]][None]  # (1, V, 3)
+    vertices = torch.from_numpy(template.sample_vertices(decomposition.shape))[None]  # (1, V, 3)
     screen = project(vertices, camera)  # (1, V, 3) photo pixels
     triangles = torch.as_tensor(template.triangles, dtype=torch.long)
     region = _face_region(screen[0, :, :2].numpy(), height, width)

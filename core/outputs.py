@@ -68,8 +68,7 @@ def to_uint8(values: np.ndarray) -> np.ndarray:
 
 def mesh_vertices(shape_uv: np.ndarray, template: FaceTemplate) -> np.ndarray:
     """``(V, 3)`` render-mesh vertices read from a ``(192, 224, 3)`` position map."""
-    rows, cols = template.vertex_texels[:, 0], template.vertex_texels[:, 1]
-    return np.asarray(shape_uv[rows, cols], dtype=np.float64)
+    return template.sample_vertices(np.asarray(shape_uv, dtype=np.float64))
 
 
 def export_mesh(

@@ -176,8 +176,7 @@ def face_region(decomposition: Decomposition, template: FaceTemplate) -> Rect:
     The same rectangle as the CPU surface map's (:func:`facecraft.core.composite.build_surface_map`).
     """
     height, width = decomposition.photo_size
-    rows, cols = template.vertex_texels[:, 0], template.vertex_texels[:, 1]
-    vertices = torch.from_numpy(np.ascontiguousarray(decomposition.shape[rows, cols]))[None]
+    vertices = torch.from_numpy(np.ascontiguousarray(template.sample_vertices(decomposition.shape)))[None]
     points = project(vertices, decomposition.photo_camera())[0, :, :2].numpy()
     xs, ys = points[:, 0], points[:, 1]
     finite = np.isfinite(xs) & np.isfinite(ys)

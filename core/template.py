@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import zipfile
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +81,48 @@ class CylindricalUV:
 
 
 @dataclass(frozen=True)
+class VertexSampling:
+    """How each render-mesh vertex reads a UV map: a weighted sum of up to four face texels.
+
+    Attributes:
+        texels: ``(V, 4)`` int64 flat texel indices ``row * 224 + col`` (the bilinear footprint).
+        weights: ``(V, 4)`` float32, each row summing to 1; 0 for footprint texels off the face.
+            A vertex on a texel centre has weight 1 on that texel and 0 elsewhere.
+    """
+
+    texels: np.ndarray
+    weights: np.ndarray
+
+
+def vertex_sampling(vertex_uv: np.ndarray, vertex_texels: np.ndarray, mask: np.ndarray) -> VertexSampling:
+    """The masked bilinear footprint of every vertex (see :class:`VertexSampling`).
+
+    Args:
+        vertex_uv: ``(V, 2)`` ``(u, v)`` of the vertices.
+        vertex_texels: ``(V, 2)`` ``(row, col)`` face texel of each vertex: the fallback where no
+            footprint texel is on the face.
+        mask: ``(192, 224)`` bool face mask.
+    """
+    position = uv_to_texel(np.asarray(vertex_uv, dtype=np.float64))  # (V, 2) (col, row), centres at integers
+    nearest = np.round(position)
+    position = np.where(np.abs(position - nearest) < 1e-4, nearest, position)  # float32 UVs of centres
+    low = np.floor(position).astype(np.int64)
+    frac = position - low
+    cols = np.clip(np.stack([low[:, 0], low[:, 0] + 1, low[:, 0], low[:, 0] + 1], axis=1), 0, UV_WIDTH - 1)
+    rows = np.clip(np.stack([low[:, 1], low[:, 1], low[:, 1] + 1, low[:, 1] + 1], axis=1), 0, UV_HEIGHT - 1)
+    fc, fr = frac[:, :1], frac[:, 1:]
+    weights = np.concatenate([(1 - fc) * (1 - fr), fc * (1 - fr), (1 - fc) * fr, fc * fr], axis=1)
+    weights = np.where(mask[rows, cols], weights, 0.0)
+    total = weights.sum(axis=1, keepdims=True)
+    texels = rows * UV_WIDTH + cols
+    lost = total[:, 0] <= 1e-9
+    texels[lost] = (vertex_texels[lost, 0] * UV_WIDTH + vertex_texels[lost, 1])[:, None]
+    weights[lost] = [1.0, 0.0, 0.0, 0.0]
+    total[lost] = 1.0
+    return VertexSampling(texels, (weights / total).astype(np.float32))
+
+
+@dataclass(frozen=True)
 class FaceTemplate:
     """Everything fixed about the face model's UV space.
 
@@ -87,8 +130,12 @@ class FaceTemplate:
         mean_shape_uv: ``(192, 224, 3)`` float32 position map of the mean face in
             the canonical frame (outside the mask: nearest face value).
         mask: ``(192, 224)`` bool, texels on the face; mirror-symmetric.
-        vertex_texels: ``(V, 2)`` int32 ``(row, col)`` of each render-mesh vertex.
-        vertex_uv: ``(V, 2)`` float32 ``(u, v)`` of each render-mesh vertex.
+        vertex_texels: ``(V, 2)`` int32 ``(row, col)`` of the face texel at (or nearest to) each
+            render-mesh vertex.
+        vertex_uv: ``(V, 2)`` float32 ``(u, v)`` of each render-mesh vertex: a texel centre inside
+            the face; on the outline, a point of the mask's smooth contour between texel centres
+            (so the mesh's outline is smooth, not a staircase). Read maps at the vertices with
+            :meth:`FaceTemplate.sample_vertices` (or :attr:`FaceTemplate.vertex_sampling`).
         triangles: ``(T, 3)`` int32 vertex indices, counter-clockwise seen from
             outside the face (normals point out).
         landmark_uv: ``(68, 2)`` float32 ``(u, v)`` of the iBUG landmarks.
@@ -125,10 +172,25 @@ class FaceTemplate:
         """Triangles of the render mesh."""
         return int(self.triangles.shape[0])
 
+    @cached_property
+    def vertex_sampling(self) -> VertexSampling:
+        """How each render-mesh vertex reads a UV map (computed once)."""
+        return vertex_sampling(self.vertex_uv, self.vertex_texels, self.mask)
+
+    def sample_vertices(self, uv_map: np.ndarray) -> np.ndarray:
+        """``(V, C)`` values of a ``(192, 224, C)`` UV map at the render-mesh vertices, in its dtype.
+
+        Exactly the texel's value at a vertex on a texel centre; the bilinear blend of the face
+        texels around an outline vertex.
+        """
+        sampling = self.vertex_sampling
+        flat = np.asarray(uv_map).reshape(UV_HEIGHT * UV_WIDTH, -1)
+        weights = sampling.weights.astype(flat.dtype, copy=False)
+        return np.einsum("vkc,vk->vc", flat[sampling.texels], weights)
+
     def mean_vertices(self) -> np.ndarray:
         """``(V, 3)`` render-mesh vertices of the mean face (read from :attr:`mean_shape_uv`)."""
-        rows, cols = self.vertex_texels[:, 0], self.vertex_texels[:, 1]
-        return self.mean_shape_uv[rows, cols]
+        return self.sample_vertices(self.mean_shape_uv)
 
     def landmark_texels(self) -> np.ndarray:
         """``(68, 2)`` continuous ``(col, row)`` texel coordinates of the landmarks."""

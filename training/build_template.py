@@ -10,7 +10,8 @@ Steps (DESIGN §3):
    192x224 UV layout; the mean shape is interpolated into a UV position map and
    the face mask is the union of the mesh triangles in UV, holes filled.
 3. The render mesh has one vertex every ``stride`` texels inside the mask and two
-   triangles per grid cell whose corners are all on the face.
+   triangles per grid cell whose corners are all on the face; the vertices on its outline
+   are then moved onto the mask's smooth contour, so the outline is smooth, not a staircase.
 4. The 68 iBUG landmarks are placed in 3D by least squares against the annotated
    points of every photo (each photo's pose from Procrustes against the mean),
    then unwrapped into UV; the four part boxes surround them.
@@ -223,8 +224,8 @@ def grid_mesh(mask: np.ndarray, stride: int) -> tuple[np.ndarray, np.ndarray]:
 
     Returns:
         ``(V, 2)`` int32 ``(row, col)`` vertex texels and ``(T, 3)`` int32
-        triangles: two per grid cell whose four corners are on the face, wound so
-        that normals point out of the face (u grows with +x, v with -y).
+        triangles: two per grid cell whose four corners are on the face, one per cell
+        with three, wound so that normals point out of the face (u grows with +x, v with -y).
     """
     rows = np.arange(0, UV_HEIGHT, stride)
     cols = np.arange(0, UV_WIDTH, stride)
@@ -236,11 +237,80 @@ def grid_mesh(mask: np.ndarray, stride: int) -> tuple[np.ndarray, np.ndarray]:
     tl, tr = index[:-1, :-1], index[:-1, 1:]
     bl, br = index[1:, :-1], index[1:, 1:]
     full = (tl >= 0) & (tr >= 0) & (bl >= 0) & (br >= 0)
+    corners = (tl >= 0).astype(int) + (tr >= 0) + (bl >= 0) + (br >= 0)
+    half = corners == 3  # three corners on the face: the one triangle they make (a 45-degree edge)
     triangles = np.concatenate([
         np.stack([tl[full], bl[full], tr[full]], axis=-1),
         np.stack([tr[full], bl[full], br[full]], axis=-1),
+        *(np.stack([a[cut], b[cut], c[cut]], axis=-1)
+          for a, b, c, cut in ((tl, bl, tr, half & (br < 0)), (tr, bl, br, half & (tl < 0)),
+                               (tl, bl, br, half & (tr < 0)), (tl, br, tr, half & (bl < 0)))),
     ]).astype(np.int32)
     return texels, triangles
+
+
+OUTLINE_SIGMA = 1.5
+"""Texels: the Gaussian that smooths the face mask into the field whose level set is the outline."""
+OUTLINE_LEVEL = 0.6
+"""Level of the smoothed mask the outline follows: on a straight edge, through the last texel centres."""
+
+
+def boundary_vertices(triangles: np.ndarray, vertex_count: int) -> np.ndarray:
+    """``(V,)`` bool: vertices on an edge that only one triangle uses (the mesh's outline)."""
+    edges = np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]])
+    edges = np.sort(edges, axis=1)
+    unique, counts = np.unique(edges, axis=0, return_counts=True)
+    on_outline = np.zeros(vertex_count, dtype=bool)
+    on_outline[unique[counts == 1].ravel()] = True
+    return on_outline
+
+
+def snap_outline(texels: np.ndarray, triangles: np.ndarray, mask: np.ndarray, stride: int) -> np.ndarray:
+    """Move the grid mesh's outline vertices onto the mask's smooth contour (no staircase).
+
+    The contour is the :data:`OUTLINE_LEVEL` level set of the mask blurred by a Gaussian of
+    :data:`OUTLINE_SIGMA` texels; each outline vertex takes Newton steps along the field's
+    gradient onto it (at most ``stride`` texels in all). A move that would fold a triangle in UV
+    (flip it or shrink it below a fifth of its area) is undone.
+
+    Args:
+        texels: ``(V, 2)`` int ``(row, col)`` grid vertices.
+        triangles: ``(T, 3)`` the grid mesh's triangles.
+        mask: ``(192, 224)`` bool face mask.
+        stride: the grid's spacing in texels.
+
+    Returns:
+        ``(V, 2)`` float64 ``(row, col)`` vertex positions; inside vertices stay on their texel centres.
+    """
+    field = ndimage.gaussian_filter(mask.astype(np.float64), OUTLINE_SIGMA, mode="constant")
+    gradient = np.stack(np.gradient(field), axis=0)  # (2, H, W): d/drow, d/dcol
+    positions = texels.astype(np.float64)
+    outline = np.nonzero(boundary_vertices(triangles, len(texels)))[0]
+    start = positions[outline].copy()
+    points = start.copy()
+    for _ in range(10):
+        value = ndimage.map_coordinates(field, points.T, order=1, mode="nearest")
+        slope = np.stack([ndimage.map_coordinates(g, points.T, order=1, mode="nearest") for g in gradient], 1)
+        step = ((value - OUTLINE_LEVEL) / np.maximum((slope**2).sum(axis=1), 1e-12))[:, None] * slope
+        points = points - step
+        offset = points - start
+        length = np.linalg.norm(offset, axis=1, keepdims=True)
+        points = start + offset * np.minimum(1.0, stride / np.maximum(length, 1e-12))
+    positions[outline] = points
+
+    def signed_areas(where: np.ndarray) -> np.ndarray:
+        a, b, c = (where[triangles[:, i]] for i in range(3))
+        e1, e2 = b - a, c - a
+        return e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+
+    before = signed_areas(texels.astype(np.float64))
+    for _ in range(len(outline)):
+        folded = signed_areas(positions) / before < 0.2
+        if not folded.any():
+            break
+        undo = np.intersect1d(np.unique(triangles[folded]), outline)
+        positions[undo] = texels[undo]
+    return positions
 
 
 # --- landmarks and parts ----------------------------------------------------------------------
@@ -355,12 +425,13 @@ def build(meshes: np.ndarray, annotations: np.ndarray, stride: int = 2) -> FaceT
     mask = rasterise_mask(uv, triangles, valid=np.isfinite(surface).all(axis=-1))
     shape_uv = position_map(surface, mask)
     texels, mesh_triangles = grid_mesh(mask, stride)
+    positions = snap_outline(texels, mesh_triangles, mask, stride)
 
     landmarks = fit_landmarks_3d(mean, face_meshes, annotations)
     landmark_uv = cylinder.to_uv(landmarks)
     landmark_texels = mirror_consistent(snap_into_mask(uv_to_texel(landmark_uv), mask))
     landmark_uv = texel_to_uv(landmark_texels)
-    vertex_uv = texel_to_uv(texels[:, ::-1])  # (row, col) -> (col, row) -> (u, v)
+    vertex_uv = texel_to_uv(positions[:, ::-1])  # (row, col) -> (col, row) -> (u, v)
     return FaceTemplate(
         mean_shape_uv=shape_uv,
         mask=mask,

@@ -179,8 +179,7 @@ class GLFaceRenderer:
         shape_uv = np.asarray(shape_uv, dtype=np.float32)
         if shape_uv.shape != (UV_HEIGHT, UV_WIDTH, 3) or not np.isfinite(shape_uv).all():
             raise ValueError(f"shape must be a finite ({UV_HEIGHT}, {UV_WIDTH}, 3) map, got {shape_uv.shape}")
-        rows, cols = self._template.vertex_texels[:, 0], self._template.vertex_texels[:, 1]
-        vertices = np.ascontiguousarray(shape_uv[rows, cols])
+        vertices = np.ascontiguousarray(self._template.sample_vertices(shape_uv))
         self._positions.write(vertices.tobytes())
         self._depth_bound = float(np.linalg.norm(vertices, axis=1).max()) * 1.01 + 1e-3
         normals = uv_normals(torch.from_numpy(shape_uv).permute(2, 0, 1)[None])[0].permute(1, 2, 0)

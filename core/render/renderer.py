@@ -67,8 +67,11 @@ class Renderer(nn.Module):
 
     def __init__(self, template: FaceTemplate) -> None:
         super().__init__()
-        texels = torch.as_tensor(template.vertex_texels, dtype=torch.long)
-        self.register_buffer("vertex_index", texels[:, 0] * UV_WIDTH + texels[:, 1], persistent=False)
+        sampling = template.vertex_sampling  # each vertex: up to four face texels, blended
+        self.register_buffer("vertex_index", torch.as_tensor(sampling.texels, dtype=torch.long),
+                             persistent=False)
+        self.register_buffer("vertex_weight", torch.as_tensor(sampling.weights, dtype=torch.float32),
+                             persistent=False)
         self.register_buffer("vertex_uv", torch.as_tensor(template.vertex_uv, dtype=torch.float32),
                              persistent=False)
         self.register_buffer("triangles", torch.as_tensor(template.triangles, dtype=torch.long),
@@ -77,7 +80,9 @@ class Renderer(nn.Module):
 
     def mesh_vertices(self, shape_uv: Tensor) -> Tensor:
         """``(B, 3, 192, 224)`` position map to ``(B, V, 3)`` render-mesh vertices."""
-        return shape_uv.flatten(2).index_select(2, self.vertex_index).transpose(1, 2)
+        index = self.vertex_index
+        footprint = shape_uv.flatten(2).index_select(2, index.flatten()).unflatten(2, index.shape)  # B,3,V,4
+        return (footprint * self.vertex_weight.to(shape_uv.dtype)).sum(dim=3).transpose(1, 2)
 
     def forward(
         self,

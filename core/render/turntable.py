@@ -142,8 +142,7 @@ def centred(shape: np.ndarray, template: FaceTemplate) -> tuple[np.ndarray, floa
     Returns:
         ``(192, 224, 3)`` float32 position map and the mesh's height (canonical units).
     """
-    rows, cols = template.vertex_texels[:, 0], template.vertex_texels[:, 1]
-    vertices = shape[rows, cols]
+    vertices = template.sample_vertices(shape)
     low, high = vertices.min(axis=0), vertices.max(axis=0)
     return (shape - (low + high) / 2.0).astype(np.float32), float(high[1] - low[1])
 

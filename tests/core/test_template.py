@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facecraft.core.conventions import UV_HEIGHT, UV_WIDTH
+from facecraft.core.conventions import UV_HEIGHT, UV_WIDTH, uv_to_texel
 from facecraft.core.errors import ResourceError
 from facecraft.core.landmark_indices import (
     IBUG_LEFT_EYE,
@@ -71,17 +71,72 @@ def test_mesh_mirror_pairing(template):
     assert np.allclose(template.mesh_vertices[mirror] * MIRROR, template.mesh_vertices, atol=1e-5)
 
 
+def outline_loop(template) -> np.ndarray:
+    """The outline vertices in order around the face (edges used by one triangle only)."""
+    triangles = template.triangles
+    edges = np.concatenate([triangles[:, [0, 1]], triangles[:, [1, 2]], triangles[:, [2, 0]]])
+    undirected = {tuple(sorted(e)) for e in edges}
+    counts = {}
+    for e in edges:
+        counts[tuple(sorted(e))] = counts.get(tuple(sorted(e)), 0) + 1
+    following = {int(a): int(b) for a, b in edges if counts[tuple(sorted((a, b)))] == 1}
+    assert len(following) == sum(1 for e in undirected if counts[e] == 1)  # one simple loop
+    start = next(iter(following))
+    loop = [start]
+    while following[loop[-1]] != start:
+        loop.append(following[loop[-1]])
+    assert len(loop) == len(following), "the outline is not one loop"
+    return np.array(loop)
+
+
 def test_render_mesh_is_inside_the_mask(template):
     rows, cols = template.vertex_texels[:, 0], template.vertex_texels[:, 1]
     assert template.mask[rows, cols].all()
+    outline = np.zeros(template.vertex_count, bool)
+    outline[outline_loop(template)] = True
+    # Inside vertices sit on their texel's centre; outline vertices near it, between face texels.
     expected_uv = np.stack([(cols + 0.5) / UV_WIDTH, (rows + 0.5) / UV_HEIGHT], axis=-1)
-    assert np.allclose(template.vertex_uv, expected_uv)
-    # Every triangle's centroid and edge midpoints fall on face texels.
-    corners = template.vertex_texels[template.triangles].astype(float)
-    midpoints = [(corners[:, i] + corners[:, j]) / 2 for i, j in ((0, 1), (1, 2), (2, 0))]
-    for point in [corners.mean(axis=1), *midpoints]:
-        r, c = np.round(point).astype(int).T
-        assert template.mask[r, c].all()
+    assert np.allclose(template.vertex_uv[~outline], expected_uv[~outline])
+    moved = np.abs(template.vertex_uv - expected_uv) * (UV_WIDTH, UV_HEIGHT)
+    assert moved.max() <= template.mesh_stride * np.sqrt(2) + 1e-3
+    sampling = template.vertex_sampling
+    assert np.allclose(sampling.weights.sum(axis=1), 1.0)
+    assert template.mask.ravel()[sampling.texels[sampling.weights > 0]].all()  # only face texels are read
+    # Every triangle's centroid falls on a face texel.
+    centroids = uv_to_texel(template.vertex_uv[template.triangles].astype(np.float64).mean(axis=1))
+    c, r = np.round(centroids).astype(int).T
+    assert template.mask[r, c].all()
+
+
+def test_render_mesh_outline_is_smooth(template):
+    # The grid's staircase (a 90-degree turn every few vertices) is gone: the outline turns gently.
+    points = uv_to_texel(template.vertex_uv[outline_loop(template)].astype(np.float64))
+    ahead = np.roll(points, -1, axis=0) - points
+    behind = points - np.roll(points, 1, axis=0)
+    cosine = (ahead * behind).sum(axis=1) / np.linalg.norm(ahead, axis=1) / np.linalg.norm(behind, axis=1)
+    turn = np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))
+    assert np.percentile(turn, 95) < 30.0 and turn.max() < 60.0, (np.percentile(turn, 95), turn.max())
+    # and it runs along the mask's edge: every outline vertex within a texel of the last face texels
+    from scipy import ndimage
+
+    inside = ndimage.distance_transform_edt(template.mask)
+    c, r = np.round(points).astype(int).T
+    assert (inside[np.clip(r, 0, UV_HEIGHT - 1), np.clip(c, 0, UV_WIDTH - 1)] <= 2.0).all()
+
+
+def test_sample_vertices_reads_texels_and_blends_on_the_outline(template):
+    rows, cols = np.mgrid[0:UV_HEIGHT, 0:UV_WIDTH].astype(np.float64)
+    linear = np.stack([rows, cols, 3 * rows - 2 * cols], axis=-1)  # a bilinear blend reproduces it
+    sampled = template.sample_vertices(linear)
+    position = uv_to_texel(template.vertex_uv.astype(np.float64))
+    full = template.vertex_sampling.weights.min(axis=1) > 0  # all four footprint texels on the face
+    assert full.any()
+    expected = np.stack([position[:, 1], position[:, 0], 3 * position[:, 1] - 2 * position[:, 0]], axis=-1)
+    assert np.allclose(sampled[full], expected[full], atol=1e-4)
+    r, c = template.vertex_texels.T
+    on_centre = np.abs(position - np.stack([c, r], axis=-1)).max(axis=1) < 1e-4  # inside vertices
+    assert np.array_equal(template.sample_vertices(template.mean_shape_uv)[on_centre],
+                          template.mean_shape_uv[r, c][on_centre])
 
 
 def test_render_mesh_triangles_are_consistently_oriented(template):
