@@ -119,15 +119,19 @@ class LocalPathway(nn.Module):
         self.union = UVBox(top, left, bottom - top, right - left)
 
     def forward(self, code: Tensor) -> Tensor:
-        """``(B, code)`` -> ``(B, C, h, w)`` fused features of the :attr:`union` box."""
+        """``(B, code)`` -> ``(B, C, h, w)`` fused features of the :attr:`union` box.
+
+        Each part is maxed into its own box of the union only (stacking every part padded to
+        the whole union cost four union-sized copies, forward and backward).
+        """
         union = self.union
-        placed = []
-        for part in self.parts.values():
-            box = part.box
-            top, left = box.top - union.top, box.left - union.left
-            padding = (left, union.width - left - box.width, top, union.height - top - box.height)
-            placed.append(F.pad(part(code), padding, value=-torch.inf))
-        fused = torch.stack(placed).amax(dim=0)
+        decoded = [(part.box, part(code)) for part in self.parts.values()]
+        batch, channels = decoded[0][1].shape[:2]
+        fused = decoded[0][1].new_full((batch, channels, union.height, union.width), -torch.inf)
+        for box, features in decoded:
+            rows = slice(box.top - union.top, box.top - union.top + box.height)
+            cols = slice(box.left - union.left, box.left - union.left + box.width)
+            fused[:, :, rows, cols] = torch.maximum(fused[:, :, rows, cols].clone(), features)
         return torch.where(torch.isinf(fused), torch.zeros_like(fused), fused)
 
     def in_frame(self, fused: Tensor) -> Tensor:

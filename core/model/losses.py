@@ -160,11 +160,11 @@ def albedo_constancy(
     return 0.5 * (_masked_mean(term_x, mask_x) + _masked_mean(term_y, mask_y))
 
 
-_LAPLACIAN = torch.tensor([[0.0, 0.25, 0.0], [0.25, -1.0, 0.25], [0.0, 0.25, 0.0]])
-
-
 def uv_laplacian(uv_map: Tensor) -> Tensor:
     """``S(v) - mean of its 4 neighbours`` (eq. 10's inner term), borders replicated.
+
+    Written with shifted slices: as a depthwise 3x3 convolution it took 80 ms on a
+    ``(8, 3, 194, 226)`` map here (oneDNN's grouped path), the slices ~2 ms.
 
     Args:
         uv_map: ``(B, C, H, W)``.
@@ -172,10 +172,10 @@ def uv_laplacian(uv_map: Tensor) -> Tensor:
     Returns:
         ``(B, C, H, W)``; zero wherever the map is locally affine (e.g. a plane).
     """
-    channels = uv_map.shape[1]
-    kernel = _LAPLACIAN.to(uv_map)[None, None].expand(channels, 1, 3, 3)
     padded = F.pad(uv_map, (1, 1, 1, 1), mode="replicate")
-    return -F.conv2d(padded, kernel, groups=channels)
+    vertical = padded[..., :-2, 1:-1] + padded[..., 2:, 1:-1]
+    neighbours = vertical + padded[..., 1:-1, :-2] + padded[..., 1:-1, 2:]
+    return uv_map - 0.25 * neighbours
 
 
 def shape_smoothness(shape: Tensor, mask: Tensor) -> Tensor:
