@@ -32,13 +32,14 @@ if [ -e "$internal/tests" ] || [ -e "$internal/facecraft/training" ] || [ -e "$i
   echo "check_bundle: the bundle holds tests, training code or training data" >&2; exit 1
 fi
 
+exec 3>&1  # the timings go to the original stdout whatever a timed command's output is sent to
 timed() {  # timed LABEL COMMAND...: run, print the wall time
   local label=$1 start end
   shift
   start=$(date +%s.%N)
   "$@"
   end=$(date +%s.%N)
-  printf 'check_bundle: %s: %.1f s\n' "$label" "$(echo "$end - $start" | bc)" >&2
+  printf 'check_bundle: %s: %.1f s\n' "$label" "$(echo "$end - $start" | bc)" >&3
 }
 
 version=$("${clean[@]}" "$app" --version)
