@@ -35,9 +35,11 @@ from facecraft.app.image_view import CompareView, ImageView, to_qimage
 from facecraft.app.layer_panel import LayerPanel
 from facecraft.app.lighting_panel import LightingPanel
 from facecraft.app.preferences import Preferences
+from facecraft.app.reference_panel import ReferencePanel
 from facecraft.app.state import EditorState, Tool
 from facecraft.app.sticker_handles import StickerHandles
 from facecraft.app.tool_panel import ToolPanel
+from facecraft.app.turntable_export import TurntableExporter, scene_snapshot
 from facecraft.app.viewer3d import FaceViewer3D, viewer_lighting
 from facecraft.app.workers import (
     DecomposeRequest,
@@ -53,6 +55,7 @@ from facecraft.core.export import write_image
 from facecraft.core.image_io import LoadedImage
 from facecraft.core.outputs import export_mesh, to_uint8
 from facecraft.core.render.gl import DisplayMode
+from facecraft.core.render.turntable import TurntableSettings
 from facecraft.core.session import SUFFIX, LoadedSession, save_session
 from facecraft.core.template import FaceTemplate
 
@@ -148,12 +151,17 @@ class MainWindow(QMainWindow):
         self.tool_panel = ToolPanel(self.state)
         self.layer_panel = LayerPanel(self.state)
         self.lighting_panel = LightingPanel(self.state)
+        self.reference_panel = ReferencePanel(self.state)
+        self.reference_panel.reference_changed.connect(self.lighting_panel.set_reference)
+        self.turntable = TurntableExporter(self.template, self)
+        self.turntable.finished.connect(self._on_turntable_written)
         self.docks = {}
         for name, widget in (
             ("Fidelity", self.fidelity_panel),
             ("Tools", self.tool_panel),
             ("Layers", self.layer_panel),
             ("Lighting", self.lighting_panel),
+            ("Reference", self.reference_panel),
         ):
             dock = QDockWidget(name, self)
             dock.setObjectName(f"dock_{name.lower()}")
@@ -161,6 +169,7 @@ class MainWindow(QMainWindow):
             self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
             self.docks[name] = dock
         self.tabifyDockWidget(self.docks["Layers"], self.docks["Lighting"])
+        self.tabifyDockWidget(self.docks["Lighting"], self.docks["Reference"])
         self.docks["Layers"].raise_()
 
     def _action(
@@ -197,6 +206,18 @@ class MainWindow(QMainWindow):
             "Ctrl+Shift+E",
             "Write the textured mesh (OBJ + MTL + PNG)",
         )
+        self.open_reference_action = self._action(
+            "Open &Reference…",
+            self.choose_reference,
+            "Ctrl+Shift+R",
+            "A second photo to copy makeup, texture or light from",
+        )
+        self.export_turntable_action = self._action(
+            "Export &Turntable…",
+            self.choose_turntable_export,
+            "Ctrl+T",
+            "A video of the edited face turning left and right (MP4 or GIF)",
+        )
         self.quit_action = self._action("&Quit", self.close, std.Quit)
         self.undo_action = self._action("&Undo", self.state.undo, std.Undo)
         self.redo_action = self._action("&Redo", self.state.redo, QKeySequence("Ctrl+Shift+Z"))
@@ -207,12 +228,14 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.open_action)
         self.recent_menu = file_menu.addMenu("Open &Recent")
         file_menu.addAction(self.open_session_action)
+        file_menu.addAction(self.open_reference_action)
         file_menu.addSeparator()
         file_menu.addAction(self.save_action)
         file_menu.addAction(self.save_as_action)
         file_menu.addSeparator()
         file_menu.addAction(self.export_image_action)
         file_menu.addAction(self.export_mesh_action)
+        file_menu.addAction(self.export_turntable_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         edit_menu = self.menuBar().addMenu("&Edit")
@@ -616,6 +639,35 @@ class MainWindow(QMainWindow):
         shape = editor.decomposition.shape
         return self._write("mesh", path, lambda: export_mesh(path, shape, texture, self.template), wait)
 
+    def choose_reference(self) -> None:
+        self.docks["Reference"].raise_()
+        self.reference_panel.choose()
+
+    def choose_turntable_export(self) -> None:
+        editor = self.state.editor
+        if editor is not None:
+            suggested = Path(self._last_folder()) / f"{self._stem()}_turntable.mp4"
+            self.turntable.choose(scene_snapshot(editor), suggested)
+
+    def export_turntable(self, path: Path, settings: TurntableSettings) -> bool:
+        """Write a turntable of the edited face in the background; False if not started."""
+        editor = self.state.editor
+        if editor is None or not self.turntable.export(path, scene_snapshot(editor), settings):
+            return False
+        self.status.setText(f"Rendering {path.name}…")
+        return True
+
+    def _on_turntable_written(self, path: Path, error: str, cancelled: bool) -> None:
+        if cancelled:
+            self.status.setText("Turntable export cancelled; nothing was written")
+        elif error:
+            advice = "Choose another folder or a .gif; your edits are kept."
+            self._error("Cannot export the turntable", error, advice)
+        else:
+            self._remember_folder(path)
+            self.status.setText(f"Exported {path.name}")
+        self.file_written.emit("turntable", str(path), not (error or cancelled))
+
     def _write(self, kind: str, path: Path, job: object, wait: bool) -> bool:
         if not self.files.run(kind, path, job):  # type: ignore[arg-type]
             self.status.setText("Still writing the previous file; try again in a moment")
@@ -675,6 +727,7 @@ class MainWindow(QMainWindow):
             self.save_as_action,
             self.export_image_action,
             self.export_mesh_action,
+            self.export_turntable_action,
         ):
             action.setEnabled(has_editor)
         self.undo_action.setEnabled(document is not None and document.can_undo)
@@ -723,6 +776,9 @@ class MainWindow(QMainWindow):
             return
         self._save_settings()
         self.files.wait()
+        self.turntable.cancel()
+        self.turntable.wait()
+        self.reference_panel.shutdown()
         self.runner.cancel()
         self.viewer3d.cleanup()
         event.accept()

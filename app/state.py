@@ -17,12 +17,14 @@ from PySide6.QtCore import QObject, Signal
 
 from facecraft.core.decompose import Decomposition
 from facecraft.core.editing.document import BrushSettings, EditDocument, Stroke
-from facecraft.core.editing.layers import Layer, LayerKind, MakeupSpec, StickerPlacement
+from facecraft.core.editing.layers import Layer, LayerKind, MakeupSpec, StickerPlacement, TransferSpec
 from facecraft.core.editing.paint import Rect
+from facecraft.core.editing.reference import Reference
+from facecraft.core.editing.transfer import add_transfer
 from facecraft.core.editor import FaceEditor
 from facecraft.core.fitting import DEFAULT_FIDELITY
 from facecraft.core.image_io import LoadedImage
-from facecraft.core.relighting import RelightSettings, relit_lighting
+from facecraft.core.relighting import ReferenceLight, RelightSettings
 from facecraft.core.template import FaceTemplate
 
 
@@ -48,7 +50,8 @@ class EditorState(QObject):
         history_changed: undo/redo availability or the unsaved-changes flag changed.
         fidelity_changed(float), tool_changed(Tool), brush_changed(BrushSettings),
         makeup_changed(MakeupSpec): the bound settings changed.
-        relight_changed(object): the studio relighting (a RelightSettings, or None for the photo's light).
+        relight_changed(object): the relighting (a RelightSettings, a ReferenceLight, or None for the
+            photo's light).
     """
 
     photo_changed = Signal()
@@ -79,7 +82,7 @@ class EditorState(QObject):
         self._active: Layer | None = None
         self._stroke: Stroke | None = None
         self._saved_revision = 0
-        self._relight: RelightSettings | None = None
+        self._relight: RelightSettings | ReferenceLight | None = None
         self._relight_revision = 0
         self._saved_relight_revision = 0
 
@@ -165,7 +168,7 @@ class EditorState(QObject):
         if document is not None:
             editor.adopt(document)
         if self._relight is not None and self.decomposition is not None:
-            editor.relight(relit_lighting(editor.decomposition.lighting, self._relight))
+            editor.relight(self._relight.lighting(editor.decomposition.lighting))
         if self._stroke is not None:
             self.end_stroke()
         self.decomposition = editor.decomposition
@@ -194,15 +197,15 @@ class EditorState(QObject):
         )
 
     @property
-    def relight_settings(self) -> RelightSettings | None:
+    def relight_settings(self) -> RelightSettings | ReferenceLight | None:
         return self._relight
 
-    def relight(self, settings: RelightSettings | None) -> None:
-        """Render the face under a studio light (None: the photo's own light)."""
+    def relight(self, settings: RelightSettings | ReferenceLight | None) -> None:
+        """Render the face under a studio light or a reference photo's light (None: the photo's own)."""
         editor = self.editor
         if editor is None or settings == self._relight:
             return
-        lighting = None if settings is None else relit_lighting(editor.decomposition.lighting, settings)
+        lighting = None if settings is None else settings.lighting(editor.decomposition.lighting)
         rect = editor.relight(lighting)
         self._relight = settings
         self._relight_revision += 1
@@ -271,6 +274,22 @@ class EditorState(QObject):
         document = self._require_document()
         layer = document.add_makeup(spec or self._makeup)
         self._changed(Rect(0, 0, *document.canvas_size), layers=True)
+        self.set_active_layer(layer)
+        return layer
+
+    def add_transfer(
+        self, reference: Reference, spec: TransferSpec, painted: np.ndarray | None = None
+    ) -> Layer:
+        """Copy from a reference photo into a new layer (see :mod:`facecraft.core.editing.transfer`).
+
+        Raises:
+            ReferencePhotoError: a chosen region is mostly unseen in the reference; nothing changes.
+        """
+        editor = self.editor
+        if editor is None:
+            raise RuntimeError("there is no decomposition to edit yet")
+        layer, rect = add_transfer(editor.document, editor.base_albedo(), reference, spec, painted)
+        self._changed(rect, layers=True)
         self.set_active_layer(layer)
         return layer
 

@@ -7,6 +7,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMessageBox
+
+from facecraft.app.main import build_window
 
 THREAD_GRACE_S = 5.0
 """How long a test's threads get to finish after it before the test fails."""
@@ -45,3 +49,21 @@ def no_leaked_threads() -> Iterator[ThreadWatch]:
     if leaked:
         names = ", ".join(sorted(f"{t.name} (daemon={t.daemon})" for t in leaked))
         pytest.fail(f"the test left threads running after {THREAD_GRACE_S:.0f} s: {names}", pytrace=False)
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    """The main window, shown, at fidelity 0; closed and its workers stopped afterwards."""
+    # No modal dialog may block a test: "discard" answers the unsaved-edits question (tests that
+    # check it answer differently), and message boxes are recorded instead of shown.
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args, **kwargs: QMessageBox.StandardButton.Discard)
+    monkeypatch.setattr(QMessageBox, "exec", lambda box: 0)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = build_window(settings)
+    qtbot.addWidget(window)
+    window.state.set_fidelity(0.0)  # encoder only: fast
+    window.show()
+    yield window
+    window.close()
+    window.loader.wait()
+    window.runner.shutdown()

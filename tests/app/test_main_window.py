@@ -17,23 +17,6 @@ ASTRONAUT = resource_path("samples/astronaut.jpg")
 WAIT_MS = 90_000
 
 
-@pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    # No modal dialog may block a test: "discard" answers the unsaved-edits question (tests that
-    # check it answer differently), and message boxes are recorded instead of shown.
-    monkeypatch.setattr(QMessageBox, "warning", lambda *args, **kwargs: QMessageBox.StandardButton.Discard)
-    monkeypatch.setattr(QMessageBox, "exec", lambda box: 0)
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    window = build_window(settings)
-    qtbot.addWidget(window)
-    window.state.set_fidelity(0.0)  # encoder only: fast
-    window.show()
-    yield window
-    window.close()
-    window.loader.wait()
-    window.runner.shutdown()
-
-
 def open_sample(window, qtbot):
     with qtbot.waitSignal(window.editor_ready, timeout=WAIT_MS):
         assert window.open_photo(ASTRONAUT)

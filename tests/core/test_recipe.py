@@ -99,7 +99,7 @@ def test_transfer_and_light_edits_apply_as_a_layer_and_a_relighting(
     assert asked == [(tmp_path / "b.jpg", 0)] * 2
     (layer,) = editor.document.layers
     assert layer.kind is LayerKind.TEXTURE_COPY and layer.transfer.strength == 0.7
-    assert layer.pixels[..., 3].max() == round(0.7 * 255)
+    assert abs(int(layer.pixels[..., 3].max()) - 0.7 * 255) <= 1.0
     expected = 0.5 * astronaut_decomposition.lighting + 0.5 * reference.lighting
     assert np.allclose(editor.lighting, expected, atol=1e-6) and editor.compositor.relit
     with pytest.raises(RecipeError, match="need a way to decompose reference photos"):
