@@ -7,13 +7,17 @@ horizontal flip (image mirrored, landmarks re-indexed, the pseudo shape mirrored
 through the template's Face Mesh mirror pairs, yaw and roll negated) and a
 colour jitter. Randomness comes from a generator seeded per (seed, epoch, index),
 so a run resumes exactly and does not depend on the number of workers.
+
+A sample's random draws and its targets' changes are made per sample here
+(:func:`draw_augmentation`, :func:`augment_targets`); its image is warped and
+jittered with the rest of its batch in torch by :func:`collate`
+(:func:`facecraft.training.image_augment.augment_images`, kornia).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import torch
 from torch import Tensor
@@ -21,6 +25,7 @@ from torch.utils.data import Dataset
 
 from facecraft.core.landmark_indices import IBUG_MIRROR
 from facecraft.core.template import FaceTemplate
+from facecraft.training.image_augment import augment_images
 from facecraft.training.prepare_data import PreparedSplit
 
 
@@ -100,18 +105,22 @@ class PreparedFaces(Dataset):
 
     def __getitem__(self, index: int) -> dict[str, np.ndarray]:
         split = self.split
-        image = split.crops[index]
+        size = split.crops.shape[1]
         landmarks = split.landmarks[index].astype(np.float64)
         camera = split.cameras[index].astype(np.float64)
         offsets = split.offsets[index].astype(np.float64)
         weight = 1.0 if split.annotated[index] else self.mapped_weight
+        sample = {
+            "images": np.ascontiguousarray(split.crops[index].transpose(2, 0, 1), dtype=np.float32) / 255.0
+        }
         if self.augmentation is not None:
             rng = np.random.default_rng([self.seed, self.epoch, index])
-            image, landmarks, camera, offsets = augment(
-                image, landmarks, camera, offsets, self.mesh_mirror, self.augmentation, rng
+            drawn = draw_augmentation(self.augmentation, rng, size)
+            landmarks, camera, offsets = augment_targets(
+                landmarks, camera, offsets, self.mesh_mirror, drawn, size
             )
-        return {
-            "images": np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32) / 255.0,
+            sample |= {"warps": drawn.warp.astype(np.float32), "colour": drawn.colour.astype(np.float32)}
+        return sample | {
             "landmarks": landmarks.astype(np.float32),
             "landmark_weights": np.full(68, weight, dtype=np.float32),
             "cameras": camera.astype(np.float32),
@@ -121,68 +130,76 @@ class PreparedFaces(Dataset):
 
 
 def collate(samples: list[dict[str, np.ndarray]]) -> FaceBatch:
-    """Stack samples into a :class:`FaceBatch` (the DataLoader's ``collate_fn``)."""
-    return FaceBatch(
-        **{
-            name: torch.as_tensor(np.stack([s[name] for s in samples]))
-            for name in FaceBatch.__dataclass_fields__
-        }
-    )
+    """Stack samples into a :class:`FaceBatch` (the DataLoader's ``collate_fn``); augmented
+    samples' images are warped and jittered here, as one batch."""
+    stacked = {name: torch.as_tensor(np.stack([s[name] for s in samples])) for name in samples[0]}
+    if "warps" in stacked:
+        stacked["images"] = augment_images(stacked["images"], stacked.pop("warps"), stacked.pop("colour"))
+    return FaceBatch(**stacked)
 
 
-def augment(
-    image: np.ndarray,
+@dataclass(frozen=True)
+class SampleAugmentation:
+    """One sample's random draws.
+
+    Attributes:
+        flip: mirrored left-right.
+        factor: similarity scale about the crop's centre.
+        offset: ``(2,)`` translation (crop pixels) after scaling: ``p -> factor * p + offset``.
+        warp: ``(2, 3)`` the whole map of the image, flip included: input crop pixel -> output.
+        colour: ``(3,)`` saturation, contrast, brightness factors.
+    """
+
+    flip: bool
+    factor: float
+    offset: np.ndarray
+    warp: np.ndarray
+    colour: np.ndarray
+
+
+def draw_augmentation(settings: Augmentation, rng: np.random.Generator, size: int) -> SampleAugmentation:
+    """Draw one sample's augmentation for a ``size`` x ``size`` crop."""
+    flip = bool(rng.random() < settings.flip)
+    factor = 1.0 + rng.uniform(-settings.scale, settings.scale)
+    shift = rng.uniform(-settings.shift, settings.shift, size=2)
+    centre = (size - 1) / 2.0
+    offset = centre * (1.0 - factor) + shift  # crop pixel p -> factor * (p - centre) + centre + shift
+    warp = np.array([[factor, 0.0, offset[0]], [0.0, factor, offset[1]]])
+    if flip:  # x -> size - 1 - x first
+        warp = np.array([[-factor, 0.0, factor * (size - 1.0) + offset[0]], [0.0, factor, offset[1]]])
+    colour = np.ones(3)
+    if settings.colour > 0:
+        colour = 1.0 + rng.uniform(-settings.colour, settings.colour, size=3)
+    return SampleAugmentation(flip, float(factor), offset, warp, colour)
+
+
+def augment_targets(
     landmarks: np.ndarray,
     camera: np.ndarray,
     offsets: np.ndarray,
     mesh_mirror: np.ndarray,
-    settings: Augmentation,
-    rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One random augmentation of a sample, keeping image, landmarks and pseudo GT consistent.
+    drawn: SampleAugmentation,
+    size: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A sample's targets moved as :attr:`SampleAugmentation.warp` moves its image.
 
     Args:
-        image: ``(S, S, 3)`` uint8 crop.
         landmarks: ``(68, 2)`` crop pixels.
         camera: ``(6,)`` camera vector into the crop.
         offsets: ``(468, 3)`` canonical shape offsets.
         mesh_mirror: ``(468,)`` the template's Face Mesh mirror pairs.
-        settings: how strong each change is.
-        rng: the sample's random generator.
+        drawn: the sample's draws.
+        size: crop side.
 
     Returns:
-        The augmented ``(image, landmarks, camera, offsets)``.
+        The augmented ``(landmarks, camera, offsets)``.
     """
-    size = image.shape[0]
-    if rng.random() < settings.flip:
-        image = image[:, ::-1]
+    if drawn.flip:
         landmarks = landmarks[list(IBUG_MIRROR)] * np.array([-1.0, 1.0]) + np.array([size - 1.0, 0.0])
         camera = camera * np.array([1.0, 1.0, -1.0, -1.0, -1.0, 1.0]) + np.array([0, 0, 0, 0, size - 1.0, 0])
         offsets = offsets[mesh_mirror] * np.array([-1.0, 1.0, 1.0])
-    factor = 1.0 + rng.uniform(-settings.scale, settings.scale)
-    shift = rng.uniform(-settings.shift, settings.shift, size=2)
-    centre = (size - 1) / 2.0
-    # crop pixel p -> factor * (p - centre) + centre + shift
-    offset = centre * (1.0 - factor) + shift
-    matrix = np.array([[factor, 0.0, offset[0]], [0.0, factor, offset[1]]])
-    image = cv2.warpAffine(
-        np.ascontiguousarray(image),
-        matrix,
-        (size, size),
-        flags=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_REPLICATE,
-    )
-    landmarks = landmarks * factor + offset
+    landmarks = landmarks * drawn.factor + drawn.offset
     camera = camera.copy()
-    camera[0] *= factor
-    camera[4:6] = camera[4:6] * factor + offset
-    if settings.colour > 0:
-        pixels = image.astype(np.float32)
-        grey = pixels.mean(axis=2, keepdims=True)
-        saturation = 1.0 + rng.uniform(-settings.colour, settings.colour)
-        pixels = grey + (pixels - grey) * saturation
-        contrast = 1.0 + rng.uniform(-settings.colour, settings.colour)
-        pixels = (pixels - pixels.mean()) * contrast + pixels.mean()
-        pixels = pixels * (1.0 + rng.uniform(-settings.colour, settings.colour))
-        image = np.clip(pixels, 0, 255).astype(np.uint8)
-    return image, landmarks, camera, offsets
+    camera[0] *= drawn.factor
+    camera[4:6] = camera[4:6] * drawn.factor + drawn.offset
+    return landmarks, camera, offsets

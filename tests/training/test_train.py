@@ -19,8 +19,15 @@ from facecraft.core.model.config import DecoderConfig, EncoderConfig, ModelConfi
 from facecraft.core.model.io import load_model
 from facecraft.core.render.texture import sample_texture
 from facecraft.core.resources import resource_path
-from facecraft.training.dataset import Augmentation, PreparedFaces, augment, collate
+from facecraft.training.dataset import (
+    Augmentation,
+    PreparedFaces,
+    augment_targets,
+    collate,
+    draw_augmentation,
+)
 from facecraft.training.faces_data import PhotoRecord, landmarked_photos
+from facecraft.training.image_augment import augment_images
 from facecraft.training.prepare_data import PreparedSplit, prepare, prepare_photo, save_split
 from facecraft.training.train import StageConfig, TrainConfig, Trainer
 
@@ -72,16 +79,22 @@ def test_annotated_photos_keep_their_annotation_and_fit_it(template, data_dir):
 
 
 def augmented(sample: dict[str, np.ndarray], template, settings: Augmentation, rng: np.random.Generator):
-    """:func:`augment` applied to a prepared sample."""
-    return augment(
-        sample["crops"],
+    """A prepared sample augmented as training does: draws and targets per sample, the image
+    through the batch path (kornia). Returns ``(image (S, S, 3) float in [0, 1], landmarks,
+    camera, offsets)``."""
+    size = sample["crops"].shape[0]
+    drawn = draw_augmentation(settings, rng, size)
+    landmarks, camera, offsets = augment_targets(
         sample["landmarks"].astype(np.float64),
         sample["cameras"].astype(np.float64),
         sample["offsets"].astype(np.float64),
         np.asarray(template.mesh_mirror),
-        settings,
-        rng,
+        drawn,
+        size,
     )
+    image = torch.as_tensor(sample["crops"]).permute(2, 0, 1)[None].float() / 255.0
+    image = augment_images(image, torch.as_tensor(drawn.warp)[None], torch.as_tensor(drawn.colour)[None])
+    return image[0].permute(1, 2, 0).numpy(), landmarks, camera, offsets
 
 
 @pytest.mark.parametrize("seed", range(4))
@@ -101,14 +114,35 @@ def test_augmentation_keeps_image_landmarks_and_pseudo_ground_truth_together(
     after = np.linalg.norm(
         reprojected_landmarks(template, offsets[None], camera[None])[0] - landmarks, axis=1
     )
-    assert image.shape == (224, 224, 3) and image.dtype == np.uint8
+    assert image.shape == (224, 224, 3) and image.min() >= 0.0 and image.max() <= 1.0
     assert after.mean() < before + 1.0
+
+
+@pytest.mark.parametrize("flip", [0.0, 1.0])
+def test_a_point_of_the_image_lands_where_the_landmarks_go(astronaut_sample, template, flip):
+    """A bright dot drawn at a landmark is found, after augmentation, at that landmark's new place."""
+    sample = dict(astronaut_sample)
+    crop = np.zeros_like(sample["crops"])
+    x, y = np.round(sample["landmarks"][30]).astype(int)  # the nose tip
+    crop[y - 1 : y + 2, x - 1 : x + 2] = 255
+    sample["crops"] = crop
+    settings = Augmentation(flip=flip, scale=0.1, shift=12.0, colour=0.0)
+    for seed in range(3):
+        image, landmarks, *_ = augmented(sample, template, settings, np.random.default_rng(seed))
+        grey = image.mean(axis=2)
+        rows, cols = np.nonzero(grey > 0.5 * grey.max())
+        weights = grey[rows, cols]
+        found = np.array([np.average(cols, weights=weights), np.average(rows, weights=weights)])
+        mirror = np.array([-1.0 if flip else 1.0, 1.0])
+        expected = landmarks[30] + (np.array([x, y]) - sample["landmarks"][30]) * mirror
+        assert np.linalg.norm(found - expected) < 1.0
 
 
 def test_flip_mirrors_the_image_content(astronaut_sample, template):
     settings = Augmentation(flip=1.0, scale=0.0, shift=0.0, colour=0.0)
     image, landmarks, *_ = augmented(astronaut_sample, template, settings, np.random.default_rng(0))
-    assert np.array_equal(image, astronaut_sample["crops"][:, ::-1])
+    expected = astronaut_sample["crops"][:, ::-1].astype(np.float32) / 255.0
+    np.testing.assert_allclose(image, expected, atol=1e-5)
     # The subject's right eye corner (36) is now where the mirrored left one (45) was.
     assert np.allclose(landmarks[36, 0], 223 - astronaut_sample["landmarks"][45, 0])
 
