@@ -56,8 +56,10 @@ def configure_application(app: QApplication) -> None:
 def build_window(settings: QSettings | None = None):  # noqa: ANN201 - MainWindow, imported lazily
     """The main window with its worker (raises FaceCraftError when the template is unusable)."""
     from facecraft.app.main_window import MainWindow
+    from facecraft.app.startup import settle_heap
     from facecraft.app.workers import DecompositionRunner, prepare_face
 
+    settle_heap()  # no 0.3 s full garbage collection on the GUI thread later (app/startup.py)
     template = load_template()
     runner = DecompositionRunner(postprocess=prepare_face)
     window = MainWindow(template, runner, settings or QSettings())
@@ -79,6 +81,7 @@ def run_app(argv: Sequence[str]) -> int:
         )
         return 1
     window.show()
+    window.runner.preload()  # the model and detector load in the background while the window comes up
     target = Path(argv[0]) if argv else resource_path(SAMPLE_PHOTO)
 
     def open_first() -> None:

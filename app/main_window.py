@@ -458,7 +458,7 @@ class MainWindow(QMainWindow):
         self.panes["Albedo"].set_image(decomposition.albedo)
         self.panes["Shading"].set_image(decomposition.shading / max(float(decomposition.shading.max()), 1e-6))
         self.panes["Shape"].set_image(prepared.geometry)
-        self._uv_pixels = to_uint8(editor.edited_albedo())
+        self._uv_pixels = editor.edited_albedo8().copy()  # made by the worker when there are no edits
         self.uv_view.set_image(self._uv_pixels)
         self.viewer3d.set_shape(decomposition.shape)
         self.viewer3d.set_albedo(self._uv_pixels)
@@ -488,7 +488,10 @@ class MainWindow(QMainWindow):
         if rect.empty:
             return
         rows, cols = rect.slices()
-        self._uv_pixels[rows, cols] = to_uint8(editor.edited_albedo(rect))
+        if (rect.bottom - rect.top, rect.right - rect.left) == editor.canvas_size:
+            self._uv_pixels[...] = editor.edited_albedo8()  # remembered when there are no edits
+        else:
+            self._uv_pixels[rows, cols] = to_uint8(editor.edited_albedo(rect))
         self.uv_view.update_region(self._uv_pixels, rect)
         if not self._texture_timer.isActive():
             self._texture_timer.start()

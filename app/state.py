@@ -177,7 +177,8 @@ class EditorState(QObject):
             self._active = None
         self.decomposition_changed.emit()
         self.canvas_edited.emit(Rect(0, 0, *self.editor.canvas_size))
-        self.photo_edited.emit(Rect(0, 0, *self.editor.photo.shape[:2]))
+        # edits and relighting change the photo only inside the face's region (not the 24 MP frame)
+        self.photo_edited.emit(self.editor.surface.region)
         self.layers_changed.emit()
         self.history_changed.emit()
 

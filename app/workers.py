@@ -10,6 +10,8 @@ previews and results come back as Qt signals, delivered on the GUI thread.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import itertools
 import queue
 import threading
@@ -128,6 +130,12 @@ class DecompositionRunner(QObject):
         self._emit_cancelled(dropped)
         return request_id
 
+    def preload(self) -> None:
+        """Load the engine (model, detector) in the worker now instead of with the first request."""
+        with self._lock:
+            self._queue.put((0, None, threading.Event()))
+        self._ensure_thread()
+
     def cancel(self) -> None:
         """Cancel whatever is running or queued."""
         with self._lock:
@@ -160,15 +168,20 @@ class DecompositionRunner(QObject):
     # -- worker -----------------------------------------------------------------------------------
 
     def _drain(self) -> list[int]:
-        """Empty the queue (lock held); returns the ids of the requests dropped."""
-        dropped = []
+        """Empty the queue (lock held); returns the ids of the requests dropped (a preload is kept)."""
+        dropped, kept = [], []
         while True:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
-                return dropped
-            if item is not None:
+                break
+            if item is not None and item[1] is None:
+                kept.append(item)
+            elif item is not None:
                 dropped.append(item[0])
+        for item in kept:
+            self._queue.put(item)
+        return dropped
 
     def _emit_cancelled(self, request_ids: list[int]) -> None:
         # Outside the lock: a slot connected directly may call submit() or cancel() again.
@@ -186,6 +199,10 @@ class DecompositionRunner(QObject):
             if item is None:
                 return
             request_id, request, flag = item
+            if request is None:  # preload; a failure is reported by the first request
+                with contextlib.suppress(Exception):
+                    self._engine()
+                continue
             if flag.is_set():
                 self.cancelled.emit(request_id)
                 continue
@@ -214,6 +231,9 @@ class DecompositionRunner(QObject):
     def _engine(self) -> Decomposer:
         if self._decomposer is None:
             self._decomposer = self._load()
+            # Loading made ~10^5 long-lived objects: freeze them (instant, no collection) so that no
+            # later full garbage collection walks them while holding the GIL (app/startup.py).
+            gc.freeze()
         return self._decomposer
 
     def _decompose(
@@ -291,7 +311,7 @@ def prepare_face(engine: Decomposer, request: DecomposeRequest, decomposition: D
     if not isinstance(photo, LoadedImage):
         raise TypeError("prepare_face needs the request's tag to be the LoadedImage")
     editor = FaceEditor(photo.original, decomposition, engine.template)
-    editor.base_albedo()
+    editor.edited_albedo8()  # the UV canvas's pixels, made here rather than on the GUI thread
     reconstruction, _ = editor.reconstruction()
     return PreparedFace(editor, reconstruction, shaded_geometry(editor))
 

@@ -23,6 +23,7 @@ from facecraft.core.editing.document import EditDocument
 from facecraft.core.editing.layers import apply_to_albedo
 from facecraft.core.editing.paint import Rect
 from facecraft.core.image_io import to_rgb8
+from facecraft.core.outputs import to_uint8
 from facecraft.core.reconstruction import paint_reconstruction
 from facecraft.core.template import FaceTemplate
 
@@ -60,6 +61,7 @@ class FaceEditor:
         self.compositor = PhotoCompositor(photo, self.surface)
         self._lighting: np.ndarray | None = None
         self._albedo: np.ndarray | None = None
+        self._albedo8: np.ndarray | None = None
         if self.document.layers:  # a fresh compositor already shows the photo as it is
             self.refresh(None)
 
@@ -128,6 +130,20 @@ class FaceEditor:
                 self.photo_rgb8(), self.decomposition, self.template, self.canvas_size
             )
         return self._albedo
+
+    def edited_albedo8(self) -> np.ndarray:
+        """``(H, W, 3)`` uint8 edited albedo at canvas resolution (what the UV canvas shows).
+
+        Without edits it is made once and remembered (read-only), so a worker thread can make it
+        before the GUI shows the face; with edits it is made on each call.
+        """
+        if self.document.layers:
+            return to_uint8(self.edited_albedo())
+        if self._albedo8 is None:
+            pixels = to_uint8(self.edited_albedo())
+            pixels.flags.writeable = False
+            self._albedo8 = pixels
+        return self._albedo8
 
     def edited_albedo(self, rect: Rect | None = None) -> np.ndarray:
         """The detailed albedo with the edits, ``(H, W, 3)`` float32 (or the part inside ``rect``)."""

@@ -254,3 +254,28 @@ def test_slots_of_cancelled_may_call_back_into_the_runner(qtbot, make_runner, en
         runner.submit(DecomposeRequest(photo, 0.0))  # drops the queued one: cancelled(queued) here
         release.set()
     assert reacts.calls == [(queued, True)], "the runner's lock was held while the slot ran"
+
+
+def test_preload_loads_the_engine_in_the_worker_once(qtbot, make_runner, engine, photo):
+    calls: list[str] = []
+
+    def load() -> Decomposer:
+        calls.append(threading.current_thread().name)
+        return Decomposer(engine.model, engine.template)
+
+    runner = make_runner(load)
+    runner.preload()
+    with qtbot.waitSignal(runner.finished, timeout=WAIT_MS):
+        runner.submit(DecomposeRequest(photo, 0.0))  # does not drop the queued preload
+    assert calls == ["facecraft-decompose"]  # loaded once, in the worker
+
+
+def test_a_failing_preload_is_reported_by_the_first_request(qtbot, make_runner, engine, photo):
+    def load() -> Decomposer:
+        raise ResourceError("weights are corrupt")
+
+    runner = make_runner(load)
+    runner.preload()
+    with qtbot.waitSignal(runner.failed, timeout=WAIT_MS) as blocker:
+        first = runner.submit(DecomposeRequest(photo, 0.0))
+    assert blocker.args == [first, "weights are corrupt"]

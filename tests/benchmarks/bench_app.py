@@ -141,6 +141,7 @@ def main() -> None:
     window.show()
     window.state.set_fidelity(0.0)  # the first decomposition only; fitting is bench_engine's
     app.processEvents()
+    window.runner.preload()  # as `facecraft` does once its window is up
     report: dict[str, object] = {}
     photos = {
         "sample_512": resource_path("samples/astronaut.jpg"),

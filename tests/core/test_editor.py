@@ -142,3 +142,12 @@ def test_the_reconstruction_covers_the_face_at_full_resolution(editor, astronaut
     assert on_face.mean() > 0.6
     assert (mask > 0).sum() < 1.2 * on_face.sum()  # hardly anything outside the face box
     assert np.array_equal(render[mask == 0], editor.photo[mask == 0])
+
+
+def test_the_8_bit_albedo_is_remembered_without_edits_and_follows_edits(editor):
+    first = editor.edited_albedo8()
+    assert first.dtype == np.uint8 and first.shape == (*editor.canvas_size, 3)
+    assert editor.edited_albedo8() is first and not first.flags.writeable  # made once (in the worker)
+    editor.document.add_sticker(disc_sticker(), StickerPlacement((0.5, 0.5), 0.2, 0.0))
+    edited = editor.edited_albedo8()
+    assert edited is not first and np.abs(edited.astype(int) - first).sum() > 0
