@@ -35,7 +35,7 @@ from facecraft.app.image_view import CompareView, ImageView, to_qimage
 from facecraft.app.layer_panel import LayerPanel
 from facecraft.app.lighting_panel import LightingPanel
 from facecraft.app.preferences import Preferences
-from facecraft.app.reference_panel import ReferencePanel
+from facecraft.app.reference_panel import ReferencePanel, scrolling
 from facecraft.app.state import EditorState, Tool
 from facecraft.app.sticker_handles import StickerHandles
 from facecraft.app.tool_panel import ToolPanel
@@ -160,8 +160,8 @@ class MainWindow(QMainWindow):
             ("Fidelity", self.fidelity_panel),
             ("Tools", self.tool_panel),
             ("Layers", self.layer_panel),
-            ("Lighting", self.lighting_panel),
-            ("Reference", self.reference_panel),
+            ("Lighting", scrolling(self.lighting_panel)),
+            ("Reference", scrolling(self.reference_panel)),
         ):
             dock = QDockWidget(name, self)
             dock.setObjectName(f"dock_{name.lower()}")

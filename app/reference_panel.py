@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -60,6 +61,15 @@ MASK_BRUSH = 0.025
 """Radius of the mask brush, as a fraction of the preview's width."""
 UNSEEN_SHADE = 0.25
 """Unseen texels are shown this bright."""
+
+
+def scrolling(widget: QWidget) -> QScrollArea:
+    """``widget`` in a scroll area, so that a tall panel never forces the window taller than the screen."""
+    area = QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    area.setWidget(widget)
+    return area
 
 
 class ReferencePanel(QWidget):
@@ -108,11 +118,11 @@ class ReferencePanel(QWidget):
         self.status.setWordWrap(True)
         self.photo_view = CompareView()
         self.photo_view.placeholder = "Drop a reference photo here"
-        self.photo_view.setMinimumHeight(150)
+        self.photo_view.setMinimumHeight(110)
         self.photo_view.clicked.connect(self._photo_clicked)
         self.uv_view = ImageView()
         self.uv_view.placeholder = "Its albedo in UV"
-        self.uv_view.setMinimumHeight(150)
+        self.uv_view.setMinimumHeight(110)
         self.uv_view.setToolTip(
             "The reference's albedo; dark where its camera saw it nowhere (never copied). "
             "With Painted mask on, drag to paint what to copy"
