@@ -84,6 +84,9 @@ class EvaluationReport:
         nme_mean: mean landmark NME (a fraction of the outer-eye-corner distance) over the
             annotated photos; ``None`` when there are none.
         nme_median: median of the same.
+        nme_pseudo_camera_mean: the mean NME of the model's shape seen through the pseudo
+            ground-truth camera instead of the encoder's: what the landmarks would score with a
+            perfect camera, so ``nme_mean - nme_pseudo_camera_mean`` is the camera's share.
         l21_encoder: mean over photos of the l2,1 RGB error of ``I(S, A)`` on the face
             region, encoder estimates only (the paper's Table 1 metric).
         l21_fitted: the same after ``fit_steps`` Adam steps on the codes and lighting.
@@ -95,6 +98,7 @@ class EvaluationReport:
     annotated_photos: int
     nme_mean: float | None
     nme_median: float | None
+    nme_pseudo_camera_mean: float | None
     l21_encoder: float
     l21_fitted: float
     fit_steps: int
@@ -259,6 +263,7 @@ def evaluate(
     encoder_errors: list[Tensor] = []
     fitted_errors: list[Tensor] = []
     nmes: list[np.ndarray] = []
+    nmes_pseudo_camera: list[np.ndarray] = []
     with frozen(model), tqdm(total=count, desc="evaluating", unit="photo", disable=not progress) as bar:
         for begin in range(0, count, batch_size):
             index = np.arange(begin, min(begin + batch_size, count))
@@ -276,10 +281,14 @@ def evaluate(
                 )
                 encoder_errors.append(photo_l21(result.image, images, result.mask).cpu())
                 predicted = model_landmarks(model, output).cpu().double().numpy()
+                pseudo_camera = Camera.from_vector(torch.as_tensor(split.cameras[index], device=device))
+                through_pseudo = project(model.landmark_points(face.shape), pseudo_camera)[..., :2]
             annotated = np.asarray(split.annotated[index], dtype=bool)
             if annotated.any():
                 truth = np.asarray(split.landmarks[index], dtype=np.float64)
                 nmes.append(nme(predicted[annotated], truth[annotated]))
+                through_pseudo_np = through_pseudo.cpu().double().numpy()
+                nmes_pseudo_camera.append(nme(through_pseudo_np[annotated], truth[annotated]))
             if fit_steps == 0:
                 fitted_errors.append(encoder_errors[-1])
             else:
@@ -287,11 +296,13 @@ def evaluate(
             bar.update(len(index))
             bar.set_postfix(l21=f"{float(torch.cat(fitted_errors).mean()):.4f}")
     per_photo_nme = np.concatenate(nmes) if nmes else np.zeros(0)
+    pseudo_camera_nme = np.concatenate(nmes_pseudo_camera) if nmes_pseudo_camera else np.zeros(0)
     return EvaluationReport(
         photos=count,
         annotated_photos=len(per_photo_nme),
         nme_mean=float(per_photo_nme.mean()) if len(per_photo_nme) else None,
         nme_median=float(np.median(per_photo_nme)) if len(per_photo_nme) else None,
+        nme_pseudo_camera_mean=float(pseudo_camera_nme.mean()) if len(pseudo_camera_nme) else None,
         l21_encoder=float(torch.cat(encoder_errors).mean()),
         l21_fitted=float(torch.cat(fitted_errors).mean()),
         fit_steps=fit_steps,

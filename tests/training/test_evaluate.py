@@ -90,6 +90,7 @@ def test_report_has_the_documented_finite_fields(report):
         "annotated_photos",
         "nme_mean",
         "nme_median",
+        "nme_pseudo_camera_mean",
         "l21_encoder",
         "l21_fitted",
         "fit_steps",
@@ -99,7 +100,7 @@ def test_report_has_the_documented_finite_fields(report):
     assert values["photos"] == 4 and values["fit_steps"] == 4
     assert all(
         math.isfinite(values[name])
-        for name in ("nme_mean", "nme_median", "l21_encoder", "l21_fitted", "seconds")
+        for name in ("nme_mean", "nme_median", "nme_pseudo_camera_mean", "l21_encoder", "l21_fitted")
     )
     assert report.nme_mean > 0 and report.l21_encoder > 0
     json.dumps(values, allow_nan=False)
@@ -141,10 +142,18 @@ def test_nme_uses_only_the_annotated_photos(model, split, template, report):
     assert report.nme_mean == pytest.approx(float(expected.mean()), rel=1e-4)
     assert report.nme_median == pytest.approx(float(np.median(expected)), rel=1e-4)
 
+    # Through the pseudo ground-truth camera: equal to the NME when that is the encoder's own camera.
+    with torch.no_grad():
+        cameras = model(crops_to_images(split.crops)).camera.to_vector().numpy()
+    own = dataclasses.replace(split, cameras=cameras)
+    own_camera = evaluate(model, own, template, fit_steps=0, progress=False)
+    assert own_camera.nme_pseudo_camera_mean == pytest.approx(own_camera.nme_mean, rel=1e-5)
+    assert report.nme_pseudo_camera_mean != pytest.approx(report.nme_mean, rel=1e-3)
+
     unannotated = dataclasses.replace(split, annotated=np.zeros(len(split), bool))
     none = evaluate(model, unannotated, template, fit_steps=0, limit=1, progress=False)
     assert none.photos == 1 and none.annotated_photos == 0
-    assert none.nme_mean is None and none.nme_median is None
+    assert none.nme_mean is None and none.nme_median is None and none.nme_pseudo_camera_mean is None
 
 
 def test_photo_l21_averages_to_the_training_loss():
