@@ -251,8 +251,9 @@ def grid_mesh(mask: np.ndarray, stride: int) -> tuple[np.ndarray, np.ndarray]:
 
 OUTLINE_SIGMA = 1.5
 """Texels: the Gaussian that smooths the face mask into the field whose level set is the outline."""
-OUTLINE_LEVEL = 0.6
-"""Level of the smoothed mask the outline follows: on a straight edge, through the last texel centres."""
+OUTLINE_LEVEL = 0.8
+"""Level of the smoothed mask the outline follows: about a texel inside the mask's edge, so that
+the bilinear footprint of every outline vertex (and texture fetches there) stays on face texels."""
 
 
 def boundary_vertices(triangles: np.ndarray, vertex_count: int) -> np.ndarray:
@@ -271,7 +272,8 @@ def snap_outline(texels: np.ndarray, triangles: np.ndarray, mask: np.ndarray, st
     The contour is the :data:`OUTLINE_LEVEL` level set of the mask blurred by a Gaussian of
     :data:`OUTLINE_SIGMA` texels; each outline vertex takes Newton steps along the field's
     gradient onto it (at most ``stride`` texels in all). A move that would fold a triangle in UV
-    (flip it or shrink it below a fifth of its area) is undone.
+    (flip it or shrink it below a tenth of its area) is undone, and a vertex whose bilinear
+    footprint would read an off-face texel is pulled back until it does not.
 
     Args:
         texels: ``(V, 2)`` int ``(row, col)`` grid vertices.
@@ -305,11 +307,44 @@ def snap_outline(texels: np.ndarray, triangles: np.ndarray, mask: np.ndarray, st
 
     before = signed_areas(texels.astype(np.float64))
     for _ in range(len(outline)):
-        folded = signed_areas(positions) / before < 0.2
+        folded = signed_areas(positions) / before < 0.1
         if not folded.any():
             break
         undo = np.intersect1d(np.unique(triangles[folded]), outline)
         positions[undo] = texels[undo]
+    return pull_onto_face(positions, texels.astype(np.float64), mask)
+
+
+def footprint_on_face(points: np.ndarray, mask: np.ndarray, tolerance: float = 1e-3) -> np.ndarray:
+    """``(N,)`` bool: every texel with a bilinear weight at ``(N, 2)`` ``(row, col)`` is on the face.
+
+    Weights below ``tolerance`` (float32 rounding of the stored UVs) do not count.
+    """
+    low = np.floor(points).astype(np.int64)
+    fraction = points - low
+    inside = np.ones(len(points), dtype=bool)
+    for d_row in (0, 1):
+        for d_col in (0, 1):
+            row_weight = fraction[:, 0] if d_row else 1.0 - fraction[:, 0]
+            col_weight = fraction[:, 1] if d_col else 1.0 - fraction[:, 1]
+            used = (row_weight > tolerance) & (col_weight > tolerance)
+            rows = np.clip(low[:, 0] + d_row, 0, mask.shape[0] - 1)
+            cols = np.clip(low[:, 1] + d_col, 0, mask.shape[1] - 1)
+            inside &= ~used | mask[rows, cols]
+    return inside
+
+
+def pull_onto_face(positions: np.ndarray, texels: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Move any vertex whose bilinear footprint leaves the face back towards its texel (bisection)."""
+    positions = positions.copy()
+    off = np.nonzero(~footprint_on_face(positions, mask, tolerance=1e-6))[0]
+    low, high = np.zeros(len(off)), np.ones(len(off))
+    for _ in range(20):
+        middle = (low + high) / 2
+        candidate = texels[off] + middle[:, None] * (positions[off] - texels[off])
+        good = footprint_on_face(candidate, mask, tolerance=1e-6)
+        low, high = np.where(good, middle, low), np.where(good, high, middle)
+    positions[off] = texels[off] + low[:, None] * (positions[off] - texels[off])
     return positions
 
 

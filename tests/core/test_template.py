@@ -102,6 +102,10 @@ def test_render_mesh_is_inside_the_mask(template):
     sampling = template.vertex_sampling
     assert np.allclose(sampling.weights.sum(axis=1), 1.0)
     assert template.mask.ravel()[sampling.texels[sampling.weights > 0]].all()  # only face texels are read
+    # and the whole bilinear footprint of each vertex is on the face (texture fetches there too)
+    from facecraft.training.build_template import footprint_on_face
+
+    assert footprint_on_face(uv_to_texel(template.vertex_uv.astype(np.float64))[:, ::-1], template.mask).all()
     # Every triangle's centroid falls on a face texel.
     centroids = uv_to_texel(template.vertex_uv[template.triangles].astype(np.float64).mean(axis=1))
     c, r = np.round(centroids).astype(int).T
@@ -116,12 +120,12 @@ def test_render_mesh_outline_is_smooth(template):
     cosine = (ahead * behind).sum(axis=1) / np.linalg.norm(ahead, axis=1) / np.linalg.norm(behind, axis=1)
     turn = np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))
     assert np.percentile(turn, 95) < 30.0 and turn.max() < 60.0, (np.percentile(turn, 95), turn.max())
-    # and it runs along the mask's edge: every outline vertex within a texel of the last face texels
+    # and it runs along the mask's edge: every outline vertex within 3 texels of the edge
     from scipy import ndimage
 
     inside = ndimage.distance_transform_edt(template.mask)
     c, r = np.round(points).astype(int).T
-    assert (inside[np.clip(r, 0, UV_HEIGHT - 1), np.clip(c, 0, UV_WIDTH - 1)] <= 2.0).all()
+    assert (inside[np.clip(r, 0, UV_HEIGHT - 1), np.clip(c, 0, UV_WIDTH - 1)] <= 3.0).all()
 
 
 def test_sample_vertices_reads_texels_and_blends_on_the_outline(template):
