@@ -1,7 +1,8 @@
 """Benchmark: training throughput, images per second per stage (not a test; run it by hand, alone).
 
     python tests/benchmarks/bench_train.py [--prepared cache/prepared] [--steps 6] [--batch 32]
-        [--finetune-batch 16] [--precision bf16 fp32] [--device cpu|cuda]
+        [--finetune-batch 16] [--precision bf16 fp32] [--layouts contiguous channels_last]
+        [--device cpu|cuda]
 
 Builds a :class:`Trainer` over the prepared train split exactly as ``train`` does
 (augmentation, data loading, losses, backward, Adam step) and times ``--steps``
@@ -55,6 +56,8 @@ def main() -> None:
     parser.add_argument("--precision", nargs="+", default=["bf16", "fp32"], choices=["bf16", "fp32"])
     names = [s.value for s in Stage]
     parser.add_argument("--stages", nargs="+", default=names, choices=names)
+    parser.add_argument("--layouts", nargs="+", default=["contiguous"],
+                        choices=["contiguous", "channels_last"], help="memory format of the networks")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--no-jemalloc", action="store_true")
     args = parser.parse_args()
@@ -68,15 +71,21 @@ def main() -> None:
     }
     base = TrainConfig(prepared=args.prepared, workers=0, checkpoint_every=10**9, log_every=10**9)
     for precision in args.precision:
-        for name in args.stages:
-            stage = Stage(name)
-            batch = args.finetune_batch if stage is Stage.FINETUNE else args.batch
-            stage_config = StageConfig(stage, 2 + args.steps, batch_size=batch,
-                                       objective=ObjectiveConfig(perceptual=0.0))
-            config = dataclasses.replace(base, stages=(stage_config,), mixed_precision=precision == "bf16")
-            rate = stage_throughput(config, args.device, args.steps)
-            report["images_per_s"][f"{name} {precision} batch {batch}"] = round(rate, 2)  # type: ignore[index]
-            print(f"{name:9s} {precision} batch {batch}: {rate:6.2f} img/s", file=sys.stderr)
+        for layout in args.layouts:
+            for name in args.stages:
+                stage = Stage(name)
+                batch = args.finetune_batch if stage is Stage.FINETUNE else args.batch
+                stage_config = StageConfig(stage, 2 + args.steps, batch_size=batch,
+                                           objective=ObjectiveConfig(perceptual=0.0))
+                config = dataclasses.replace(
+                    base, stages=(stage_config,), mixed_precision=precision == "bf16",
+                    channels_last=layout == "channels_last",
+                )
+                rate = stage_throughput(config, args.device, args.steps)
+                label = f"{name} {precision} batch {batch}"
+                label += " channels_last" if layout == "channels_last" else ""
+                report["images_per_s"][label] = round(rate, 2)  # type: ignore[index]
+                print(f"{label}: {rate:6.2f} img/s", file=sys.stderr)
     print(json.dumps(report, indent=2))
 
 
