@@ -85,14 +85,19 @@ class _PixelChange(_Change):
 class _Insert(_Change):
     layer: Layer
     index: int
+    rect: Rect | None = None
+    """Where the layer has pixels (the whole canvas when None): only there does the stack change."""
+
+    def _touched(self, document: EditDocument) -> Rect:
+        return document.full_rect() if self.rect is None else document.layer_rect(self.layer, self.rect)
 
     def undo(self, document: EditDocument) -> Rect:
         document.layers.remove(self.layer)
-        return document.full_rect()
+        return self._touched(document)
 
     def redo(self, document: EditDocument) -> Rect:
         document.layers.insert(self.index, self.layer)
-        return document.full_rect()
+        return self._touched(document)
 
 
 @dataclass
@@ -282,11 +287,18 @@ class EditDocument:
                 return position
         raise ValueError(f"layer {layer.name!r} is not in this document")
 
-    def add_layer(self, layer: Layer, index: int | None = None) -> Rect:
-        """Insert a layer (on top by default)."""
+    def add_layer(self, layer: Layer, index: int | None = None, rect: Rect | None = None) -> Rect:
+        """Insert a layer (on top by default).
+
+        Args:
+            layer: the layer.
+            index: where in the stack (0 = bottom).
+            rect: a canvas rect outside which the layer is fully transparent (only there is the
+                flattened stack recomputed); the whole canvas when None.
+        """
         self._check_pixels(layer)
         index = len(self.layers) if index is None else max(0, min(index, len(self.layers)))
-        change = _Insert(layer, index)
+        change = _Insert(layer, index, rect)
         self._record(change)
         return change.redo(self)
 

@@ -190,8 +190,7 @@ def flatten(
     rows, cols = rect.slices()
     m = multiplier[rows, cols]
     k = addend[rows, cols]
-    m.fill(1.0)
-    k.fill(0.0)
+    blank = True  # M = 1, K = 0 so far; not written yet (the first layer writes them whole)
     for layer in layers:
         if not layer.visible or layer.opacity <= 0.0:
             continue
@@ -199,20 +198,35 @@ def flatten(
         alpha_u8 = pixels[..., 3]
         if not alpha_u8.any():
             continue
-        alpha = alpha_u8.astype(np.float32)[..., None] * np.float32(layer.opacity / 255.0)
+        alpha = alpha_u8.astype(np.float32)[..., None]
+        alpha *= np.float32(layer.opacity / 255.0)
+        if blank:
+            m.fill(1.0)
+            if layer.blend is not BlendMode.NORMAL:
+                k.fill(0.0)
         if layer.blend is BlendMode.OFFSET:
             k += decode_offset(pixels[..., :3]) * alpha
+            blank = False
             continue
-        colour = pixels[..., :3].astype(np.float32) * np.float32(1.0 / 255.0)
+        colour = pixels[..., :3].astype(np.float32)
+        colour *= alpha * np.float32(1.0 / 255.0)  # c·a
         if layer.blend is BlendMode.NORMAL:
             keep = 1.0 - alpha
             m *= keep
-            k *= keep
-            k += colour * alpha
+            if blank:
+                np.copyto(k, colour)
+            else:
+                k *= keep
+                k += colour
         else:
-            factor = 1.0 - alpha + colour * alpha
+            factor = colour
+            factor += 1.0 - alpha  # 1 - a + c·a
             m *= factor
             k *= factor
+        blank = False
+    if blank:
+        m.fill(1.0)
+        k.fill(0.0)
 
 
 def apply_to_albedo(albedo: np.ndarray, multiplier: np.ndarray, addend: np.ndarray) -> np.ndarray:

@@ -11,7 +11,8 @@ tone, and where its faces are (so a caller can pick another one).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ import numpy as np
 from facecraft.core.decompose import Decomposer, Decomposition
 from facecraft.core.detection import DetectedFace
 from facecraft.core.editing.albedo import albedo_sources
+from facecraft.core.editing.paint import Rect
 from facecraft.core.editing.regions import makeup_mask
 from facecraft.core.errors import FaceCraftError, NoFaceFound, naming_file
 from facecraft.core.fitting import DEFAULT_FIDELITY, CancelCheck, ProgressCallback
@@ -48,6 +50,7 @@ class Reference:
         skin: ``(3,)`` float32 the face's skin tone (seen cheek albedo).
         face_boxes: ``(N, 4)`` float64 ``(x0, y0, x1, y1)`` of every face in the photo, largest first.
         rgb: ``(h, w, 3)`` uint8 the photo (for showing it).
+        template: the template it was decomposed with (region masks).
     """
 
     name: str
@@ -57,6 +60,20 @@ class Reference:
     skin: np.ndarray
     face_boxes: np.ndarray
     rgb: np.ndarray
+    template: FaceTemplate = field(repr=False, compare=False, kw_only=True)
+    _masks: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def region_mask(self, region: str) -> np.ndarray:
+        """``(H, W)`` float32 mask of a named region at this canvas size (made once, then kept)."""
+        mask = self._masks.get(region)
+        if mask is None:
+            mask = self._masks[region] = makeup_mask(self.template, region, self.canvas_size)
+        return mask
+
+    @cached_property
+    def albedo8(self) -> np.ndarray:
+        """:attr:`albedo` as ``(H, W, 3)`` uint8 (what a texture copy's layer holds), made once."""
+        return np.rint(self.albedo * 255.0).astype(np.uint8)
 
     @property
     def canvas_size(self) -> tuple[int, int]:
@@ -75,10 +92,27 @@ class Reference:
 
     def seen_share(self, mask: np.ndarray) -> float:
         """The share of a ``(H, W)`` region mask's weight on texels that were seen (0 for an empty mask)."""
-        total = float(mask.sum())
-        if total <= 0.0:
+        box = mask_bounds(mask)
+        if box.empty:
             return 0.0
-        return float((mask * (self.weight >= SEEN)).sum()) / total
+        box = box.slices()  # only where the mask is
+        part = mask[box]
+        return float((part * (self.weight[box] >= SEEN)).sum()) / float(part.sum())
+
+
+def mask_bounds(mask: np.ndarray, margin: int = 0) -> Rect:
+    """The bounds of the non-zero texels of ``(H, W)`` ``mask``, grown by ``margin`` (empty: none)."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return Rect(0, 0, 0, 0)
+    cols = np.flatnonzero(mask.any(axis=0))
+    height, width = mask.shape
+    return Rect(
+        max(int(rows[0]) - margin, 0),
+        max(int(cols[0]) - margin, 0),
+        min(int(rows[-1]) + 1 + margin, height),
+        min(int(cols[-1]) + 1 + margin, width),
+    )
 
 
 def skin_tone(albedo: np.ndarray, weight: np.ndarray, template: FaceTemplate) -> np.ndarray:
@@ -88,10 +122,12 @@ def skin_tone(albedo: np.ndarray, weight: np.ndarray, template: FaceTemplate) ->
     """
     size = (albedo.shape[0], albedo.shape[1])
     for region in (SKIN_REGION, "face"):
-        w = makeup_mask(template, region, size) * weight
+        mask = makeup_mask(template, region, size)
+        box = mask_bounds(mask).slices()  # only where the mask is
+        w = mask[box] * weight[box]
         total = float(w.sum())
         if total > 1e-3:
-            return (np.tensordot(w, albedo, axes=([0, 1], [0, 1])) / total).astype(np.float32)
+            return (np.tensordot(w, albedo[box], axes=([0, 1], [0, 1])) / total).astype(np.float32)
     return np.median(albedo.reshape(-1, 3), axis=0).astype(np.float32)
 
 
@@ -123,6 +159,7 @@ def build_reference(
         skin=skin_tone(albedo, weight, template),
         face_boxes=boxes.reshape(-1, 4),
         rgb=rgb,
+        template=template,
     )
 
 
