@@ -14,6 +14,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from facecraft.core.editing.history import (
+    Change,
+    ContentChange,
+    Insert,
+    Move,
+    PixelChange,
+    PropertyChange,
+    Remove,
+)
 from facecraft.core.editing.layers import Layer, LayerKind, MakeupSpec, StickerPlacement, flatten
 from facecraft.core.editing.paint import BrushStroke, Rect, rasterize_sticker
 from facecraft.core.editing.regions import makeup_mask
@@ -46,128 +55,6 @@ class BrushSettings:
     def __post_init__(self) -> None:
         if not (self.radius > 0 and 0 <= self.hardness <= 1 and 0 <= self.opacity <= 1):
             raise ValueError(f"brush needs radius > 0 and hardness, opacity in [0, 1], got {self}")
-
-
-class _Change:
-    """One undoable step; ``undo``/``redo`` return the canvas rectangle they touched."""
-
-    def nbytes(self) -> int:
-        """Memory the step holds on to (pixels only)."""
-        return 0
-
-    def undo(self, document: EditDocument) -> Rect:
-        raise NotImplementedError
-
-    def redo(self, document: EditDocument) -> Rect:
-        raise NotImplementedError
-
-
-@dataclass
-class _PixelChange(_Change):
-    layer: Layer
-    rect: Rect
-    before: np.ndarray
-    after: np.ndarray
-
-    def nbytes(self) -> int:
-        return int(self.before.nbytes + self.after.nbytes)
-
-    def undo(self, document: EditDocument) -> Rect:
-        self.layer.pixels[self.rect.slices()] = self.before
-        return document.layer_rect(self.layer, self.rect)
-
-    def redo(self, document: EditDocument) -> Rect:
-        self.layer.pixels[self.rect.slices()] = self.after
-        return document.layer_rect(self.layer, self.rect)
-
-
-@dataclass
-class _Insert(_Change):
-    layer: Layer
-    index: int
-    rect: Rect | None = None
-    """Where the layer has pixels (the whole canvas when None): only there does the stack change."""
-
-    def _touched(self, document: EditDocument) -> Rect:
-        return document.full_rect() if self.rect is None else document.layer_rect(self.layer, self.rect)
-
-    def undo(self, document: EditDocument) -> Rect:
-        document.layers.remove(self.layer)
-        return self._touched(document)
-
-    def redo(self, document: EditDocument) -> Rect:
-        document.layers.insert(self.index, self.layer)
-        return self._touched(document)
-
-
-@dataclass
-class _Remove(_Change):
-    layer: Layer
-    index: int
-
-    def undo(self, document: EditDocument) -> Rect:
-        document.layers.insert(self.index, self.layer)
-        return document.full_rect()
-
-    def redo(self, document: EditDocument) -> Rect:
-        document.layers.remove(self.layer)
-        return document.full_rect()
-
-
-@dataclass
-class _Move(_Change):
-    layer: Layer
-    before: int
-    after: int
-
-    def undo(self, document: EditDocument) -> Rect:
-        document.layers.remove(self.layer)
-        document.layers.insert(self.before, self.layer)
-        return document.full_rect()
-
-    def redo(self, document: EditDocument) -> Rect:
-        document.layers.remove(self.layer)
-        document.layers.insert(self.after, self.layer)
-        return document.full_rect()
-
-
-@dataclass
-class _Properties(_Change):
-    layer: Layer
-    before: dict[str, object]
-    after: dict[str, object]
-
-    def undo(self, document: EditDocument) -> Rect:
-        for key, value in self.before.items():
-            setattr(self.layer, key, value)
-        return document.full_rect()
-
-    def redo(self, document: EditDocument) -> Rect:
-        for key, value in self.after.items():
-            setattr(self.layer, key, value)
-        return document.full_rect()
-
-
-@dataclass
-class _Content(_Change):
-    """A layer's pixels and the parameters that made them (sticker placement, makeup preset)."""
-
-    layer: Layer
-    before: tuple[np.ndarray, StickerPlacement | None, MakeupSpec | None]
-    after: tuple[np.ndarray, StickerPlacement | None, MakeupSpec | None]
-
-    def nbytes(self) -> int:
-        return int(self.before[0].nbytes + self.after[0].nbytes)
-
-    def _set(self, document: EditDocument, state: tuple) -> Rect:
-        self.layer.pixels, self.layer.placement, self.layer.makeup = state
-        return document.full_rect()
-
-    def undo(self, document: EditDocument) -> Rect:
-        return self._set(document, self.before)
-
-    def redo(self, document: EditDocument) -> Rect:
-        return self._set(document, self.after)
 
 
 class Stroke:
@@ -209,8 +96,8 @@ class EditDocument:
         height, width = self.canvas_size
         self.multiplier = np.ones((height, width, 3), np.float32)
         self.addend = np.zeros((height, width, 3), np.float32)
-        self._undo: list[_Change] = []
-        self._redo: list[_Change] = []
+        self._undo: list[Change] = []
+        self._redo: list[Change] = []
         self.revision = 0
         """Counts changes; a saved state remembers it to know whether there are unsaved edits."""
         for layer in layers or []:
@@ -265,7 +152,7 @@ class EditDocument:
         self.revision += 1
         return change.redo(self)
 
-    def _record(self, change: _Change) -> None:
+    def _record(self, change: Change) -> None:
         self._undo.append(change)
         del self._undo[:-HISTORY_LIMIT]
         total = sum(step.nbytes() for step in self._undo)
@@ -298,7 +185,7 @@ class EditDocument:
         """
         self._check_pixels(layer)
         index = len(self.layers) if index is None else max(0, min(index, len(self.layers)))
-        change = _Insert(layer, index, rect)
+        change = Insert(layer, index, rect)
         self._record(change)
         return change.redo(self)
 
@@ -310,7 +197,7 @@ class EditDocument:
 
     def remove_layer(self, layer: Layer) -> Rect:
         """Delete a layer."""
-        change = _Remove(layer, self.index(layer))
+        change = Remove(layer, self.index(layer))
         self._record(change)
         return change.redo(self)
 
@@ -320,7 +207,7 @@ class EditDocument:
         after = max(0, min(index, len(self.layers) - 1))
         if after == before:
             return Rect(0, 0, 0, 0)
-        change = _Move(layer, before, after)
+        change = Move(layer, before, after)
         self._record(change)
         return change.redo(self)
 
@@ -341,7 +228,7 @@ class EditDocument:
         self.index(layer)
         last = self._undo[-1] if self._undo else None
         if (
-            isinstance(last, _Properties)
+            isinstance(last, PropertyChange)
             and last.layer is layer
             and last.after.keys() == values.keys()
             and not self._redo
@@ -349,7 +236,7 @@ class EditDocument:
             last.after = dict(values)
             self.revision += 1
             return last.redo(self)
-        change = _Properties(layer, before, dict(values))
+        change = PropertyChange(layer, before, dict(values))
         self._record(change)
         return change.redo(self)
 
@@ -372,7 +259,7 @@ class EditDocument:
         if rect.empty:
             return
         self._record(
-            _PixelChange(stroke.layer, rect, stroke._stroke.before(rect), stroke._stroke.after(rect).copy())
+            PixelChange(stroke.layer, rect, stroke._stroke.before(rect), stroke._stroke.after(rect).copy())
         )
 
     def add_sticker(
@@ -397,7 +284,7 @@ class EditDocument:
             raise ValueError(f"{layer.name!r} is not a sticker layer")
         self.index(layer)
         pixels = self._sticker_pixels(layer.sticker, placement)
-        change = _Content(
+        change = ContentChange(
             layer, (layer.pixels, layer.placement, layer.makeup), (pixels, placement, layer.makeup)
         )
         self._record(change)
@@ -419,7 +306,7 @@ class EditDocument:
         if layer.makeup is None:
             raise ValueError(f"{layer.name!r} is not a makeup layer")
         self.index(layer)
-        change = _Content(
+        change = ContentChange(
             layer,
             (layer.pixels, layer.placement, layer.makeup),
             (self._makeup_pixels(spec), layer.placement, spec),
