@@ -1,8 +1,15 @@
-"""The live 3D view: the face drawn by ModernGL inside a ``QOpenGLWidget``.
+"""The live 3D view: the face drawn by ModernGL in a ``QOpenGLWindow`` inside a window container.
 
 Left-drag orbits, right- or middle-drag pans, the wheel zooms, double-click or
 ``R`` resets. The view shows the face in its canonical frame (not the photo's
 pose), lit by the given SH lighting, which stays fixed to the viewer.
+
+Why a ``QOpenGLWindow`` and not a ``QOpenGLWidget``: a ``QOpenGLWidget`` makes Qt composite the
+*whole* main window through OpenGL, so with Mesa's software renderer (llvmpipe, no GPU) every
+repaint of any pane held the GUI thread 30-40 ms waiting for the GL composition. A native child
+window draws only itself. Multisampling is asked for only on a hardware renderer (on llvmpipe it
+made a frame four times slower). Window containers get no widget tooltips, so the controls hint is
+shown when the pointer rests on the view.
 """
 
 from __future__ import annotations
@@ -12,16 +19,30 @@ from dataclasses import dataclass, replace
 import moderngl
 import numpy as np
 import torch
-from PySide6.QtCore import QPointF, Qt, Signal
-from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QSurfaceFormat, QWheelEvent
-from PySide6.QtOpenGLWidgets import QOpenGLWidget
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCore import QEvent, QPointF, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QColor,
+    QCursor,
+    QImage,
+    QKeyEvent,
+    QMouseEvent,
+    QOffscreenSurface,
+    QOpenGLContext,
+    QSurfaceFormat,
+    QWheelEvent,
+)
+from PySide6.QtOpenGL import QOpenGLWindow
+from PySide6.QtWidgets import QToolTip, QVBoxLayout, QWidget
 
 from facecraft.core.render.gl import DisplayMode, GLCamera, GLFaceRenderer
 from facecraft.core.render.pick import pick_uv
 from facecraft.core.render.shading import ambient_light, directional_light
 from facecraft.core.template import FaceTemplate
 
+CONTROLS_HINT = "Drag to orbit, right-drag to pan, wheel to zoom, double-click or R to reset"
+GL_RENDERER = 0x1F01
+HINT_DELAY_MS = 700
+"""The pointer rests this long on the view before the controls hint shows."""
 ORBIT_RADIANS_PER_PIXEL = 0.008
 ZOOM_PER_WHEEL_NOTCH = 1.12
 PITCH_LIMIT = 1.4
@@ -69,7 +90,59 @@ def viewer_lighting() -> np.ndarray:
     return (ambient_light(1, 0.4) + key)[0].numpy()
 
 
-class FaceViewer3D(QOpenGLWidget):
+def software_renderer() -> bool:
+    """Whether OpenGL here is Mesa's software rasteriser (llvmpipe/softpipe), asked once per call."""
+    surface = QOffscreenSurface()
+    surface.create()
+    context = QOpenGLContext()
+    if not context.create() or not context.makeCurrent(surface):
+        return True
+    try:
+        value = context.functions().glGetString(GL_RENDERER) or ""
+        renderer = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+    finally:
+        context.doneCurrent()
+    return any(name in renderer.lower() for name in ("llvmpipe", "softpipe", "software"))
+
+
+class _GLWindow(QOpenGLWindow):
+    """The native window the face is drawn in; input goes to its :class:`FaceViewer3D`."""
+
+    def __init__(self, owner: FaceViewer3D) -> None:
+        super().__init__()
+        self._owner = owner
+
+    def initializeGL(self) -> None:  # noqa: N802 - Qt override
+        self._owner.initializeGL()
+
+    def paintGL(self) -> None:  # noqa: N802 - Qt override
+        self._owner.paintGL()
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        self._owner.mousePressEvent(event)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        self._owner.mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        self._owner.mouseReleaseEvent(event)
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        self._owner.mouseDoubleClickEvent(event)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt override
+        self._owner.wheelEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt override
+        self._owner.keyPressEvent(event)
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Leave:
+            self._owner.pointer_left()
+        return super().event(event)
+
+
+class FaceViewer3D(QWidget):
     """Interactive 3D view of a face.
 
     In painting mode the left button paints instead of orbiting: the surface point
@@ -94,11 +167,20 @@ class FaceViewer3D(QOpenGLWidget):
         surface.setVersion(3, 3)
         surface.setProfile(QSurfaceFormat.OpenGLContextProfile.CoreProfile)
         surface.setDepthBufferSize(24)
-        surface.setSamples(4)
-        self.setFormat(surface)
+        if not software_renderer():
+            surface.setSamples(4)
+        self._window = _GLWindow(self)
+        self._window.setFormat(surface)
+        container = QWidget.createWindowContainer(self._window, self)
+        container.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(container)
         self.setMinimumSize(160, 160)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
-        self.setToolTip("Drag to orbit, right-drag to pan, wheel to zoom, double-click or R to reset")
+        self.setMouseTracking(True)  # pointer moves without a button start the hint's timer
+        self._hint_timer = QTimer(self, singleShot=True, interval=HINT_DELAY_MS)
+        self._hint_timer.timeout.connect(self._show_hint)
         self._template = template
         self._face_height = float(np.ptp(template.mean_vertices()[:, 1]))
         self._shape = template.mean_shape_uv
@@ -109,11 +191,46 @@ class FaceViewer3D(QOpenGLWidget):
         self._background = QColor(38, 40, 44)
         self._ctx: moderngl.Context | None = None
         self._renderer: GLFaceRenderer | None = None
+        self._framebuffer: moderngl.Framebuffer | None = None
+        self._framebuffer_id = -1
         self._painting = False
         self._stroking = False
         self._dirty_shape = self._dirty_albedo = True
         self._drag_start: QPointF | None = None
         self._drag_button = Qt.MouseButton.NoButton
+
+    def update(self) -> None:  # type: ignore[override]
+        """Schedule a new frame of the 3D view."""
+        self._window.update()
+
+    def makeCurrent(self) -> None:  # noqa: N802 - mirrors QOpenGLWidget
+        self._window.makeCurrent()
+
+    def doneCurrent(self) -> None:  # noqa: N802 - mirrors QOpenGLWidget
+        self._window.doneCurrent()
+
+    def grabFramebuffer(self) -> QImage:  # noqa: N802 - mirrors QOpenGLWidget
+        """The view's picture with every change made so far (renders a frame to read it back)."""
+        if self._ctx is None:
+            return self._window.grabFramebuffer()
+        self.makeCurrent()
+        try:
+            self.paintGL()
+            width, height = self._frame_size()
+            fbo = self._ctx.detect_framebuffer(self._window.defaultFramebufferObject())
+            pixels = fbo.read(viewport=(0, 0, width, height), components=4, alignment=1)
+        finally:
+            self.doneCurrent()
+        image = QImage(pixels, width, height, 4 * width, QImage.Format.Format_RGBA8888)
+        return image.flipped(Qt.Orientation.Vertical)  # GL rows run bottom-up; flipped() copies them
+
+    def _frame_size(self) -> tuple[int, int]:
+        """``(width, height)`` of the view in device pixels."""
+        ratio = self.devicePixelRatioF()
+        return max(1, round(self.width() * ratio)), max(1, round(self.height() * ratio))
+
+    def devicePixelRatioF(self) -> float:  # noqa: N802 - Qt override
+        return float(self._window.devicePixelRatio())
 
     # -- model ------------------------------------------------------------------------------
 
@@ -174,8 +291,8 @@ class FaceViewer3D(QOpenGLWidget):
             self._renderer.set_albedo(neutral if self._albedo is None else self._albedo)
             self._dirty_albedo = False
         ratio = self.devicePixelRatioF()
-        width, height = max(1, round(self.width() * ratio)), max(1, round(self.height() * ratio))
-        fbo = self._ctx.detect_framebuffer(self.defaultFramebufferObject())
+        width, height = self._frame_size()
+        fbo = self._ctx.detect_framebuffer(self._window.defaultFramebufferObject())
         fbo.use()
         fbo.viewport = (0, 0, width, height)
         background = self._background
@@ -184,12 +301,24 @@ class FaceViewer3D(QOpenGLWidget):
         self._renderer.draw(camera, self._lighting, (height, width), self._mode)
 
     def cleanup(self) -> None:
-        """Release GL objects; call before the widget's context goes away."""
+        """Release GL objects; call before the view's context goes away."""
         if self._renderer is not None:
             self.makeCurrent()
             self._renderer.release()
             self._renderer = None
+            self._framebuffer = None
             self.doneCurrent()
+
+    # -- the controls hint (a window container shows no widget tooltips) -------------------------
+
+    def _show_hint(self) -> None:
+        if self._drag_start is None and not self._stroking:
+            QToolTip.showText(QCursor.pos(), CONTROLS_HINT, self)
+
+    def pointer_left(self) -> None:
+        """The pointer left the view: no hint."""
+        self._hint_timer.stop()
+        QToolTip.hideText()
 
     # -- input ------------------------------------------------------------------------------
 
@@ -201,7 +330,7 @@ class FaceViewer3D(QOpenGLWidget):
     def pick(self, x: float, y: float) -> tuple[float, float] | None:
         """The ``(u, v)`` of the face under widget position ``(x, y)`` (logical pixels), or None."""
         ratio = self.devicePixelRatioF()
-        width, height = max(1, round(self.width() * ratio)), max(1, round(self.height() * ratio))
+        width, height = self._frame_size()
         camera = self._view.camera(width, height, self._face_height, ratio)
         vertices = self._template.sample_vertices(self._shape.astype(np.float64))
         rotated = vertices @ camera.rotation().T
@@ -228,6 +357,9 @@ class FaceViewer3D(QOpenGLWidget):
         self._drag_button = event.button()
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:  # noqa: N802 - Qt override
+        if self._drag_start is None and not self._stroking:
+            QToolTip.hideText()
+            self._hint_timer.start()  # shown if the pointer rests here
         if self._stroking:
             hit = self.pick(event.position().x(), event.position().y())
             if hit is not None:

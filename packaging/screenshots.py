@@ -16,7 +16,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QEventLoop, QSettings, QTimer
+from PySide6.QtCore import QEventLoop, QPoint, QSettings, QTimer
+from PySide6.QtGui import QImage, QPainter
 
 from facecraft.app.main import build_window, create_application
 from facecraft.app.state import Tool
@@ -39,6 +40,19 @@ def wait_for(signal: object, timeout_ms: int = 120_000) -> None:
     loop.exec()
 
 
+def grab_window(window: object) -> QImage:
+    """The whole window, with the 3D view's picture painted in (QWidget.grab misses its native GL window)."""
+    image = window.grab().toImage()  # type: ignore[attr-defined]
+    viewer = window.viewer3d  # type: ignore[attr-defined]
+    if viewer.isVisible():
+        painter = QPainter(image)
+        frame = viewer.grabFramebuffer()
+        frame.setDevicePixelRatio(image.devicePixelRatio())
+        painter.drawImage(viewer.mapTo(window, QPoint(0, 0)), frame)
+        painter.end()
+    return image
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
@@ -56,7 +70,7 @@ def main() -> int:
     def shot(name: str) -> None:
         settle(400)
         path = args.out / f"{name}.png"
-        window.grab().save(str(path))
+        grab_window(window).save(str(path))
         print(path)
 
     window.open_photo(args.photo)

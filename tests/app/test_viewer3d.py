@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QCoreApplication, QEvent, QPoint, Qt
 from PySide6.QtGui import QImage
+from PySide6.QtWidgets import QWidget
 
 from facecraft.app.viewer3d import PITCH_LIMIT, ZOOM_RANGE, FaceViewer3D, OrbitView
 from facecraft.core.render.gl import DisplayMode
@@ -80,3 +81,29 @@ def test_dragging_orbits_and_double_click_resets(viewer, qtbot):
     assert np.abs(grab(viewer).astype(int) - before).sum() > 0
     qtbot.mouseDClick(viewer, Qt.MouseButton.LeftButton, pos=QPoint(120, 120))
     assert viewer.view == OrbitView()
+
+
+def test_the_controls_hint_shows_when_the_pointer_rests(viewer, qtbot):
+    from PySide6.QtCore import QPointF
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication, QToolTip
+
+    from facecraft.app.viewer3d import CONTROLS_HINT, HINT_DELAY_MS
+
+    point = QPointF(100, 100)
+    move = QMouseEvent(QEvent.Type.MouseMove, point, viewer.mapToGlobal(point), Qt.MouseButton.NoButton,
+                       Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(viewer, move)
+    assert not QToolTip.isVisible()  # not at once
+    qtbot.waitUntil(QToolTip.isVisible, timeout=HINT_DELAY_MS + 2000)
+    assert QToolTip.text() == CONTROLS_HINT
+    viewer.pointer_left()
+    qtbot.waitUntil(lambda: not QToolTip.isVisible(), timeout=2000)
+
+
+def test_the_view_is_a_native_gl_window_not_a_gl_widget(viewer):
+    # A QOpenGLWidget would make Qt composite the whole main window through OpenGL (slow on llvmpipe).
+    from PySide6.QtOpenGLWidgets import QOpenGLWidget
+
+    assert not isinstance(viewer, QOpenGLWidget) and not viewer.findChildren(QOpenGLWidget)
+    assert viewer.findChild(QWidget) is not None  # the window container
