@@ -25,12 +25,10 @@ class LightingPanel(QWidget):
     def __init__(self, state: EditorState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
-        self.group = QGroupBox("Relight with a studio light")
-        self.group.setCheckable(True)
-        self.group.setChecked(False)
-        self.group.setToolTip(
+        self.group = _switch_group(
+            "Relight with a studio light",
             "Re-render the face under a key light and ambient light of the photo's colour; "
-            "off = the lighting estimated from the photo"
+            "off = the lighting estimated from the photo",
         )
         defaults = RelightSettings()
         self.azimuth = SliderSpin(-90, 90, "°")
@@ -54,12 +52,10 @@ class LightingPanel(QWidget):
         form.addRow("Height", self.elevation)
         form.addRow("Key light", self.intensity)
         form.addRow("Ambient", self.ambient)
-        self.reference_group = QGroupBox("Use the reference's lighting")
-        self.reference_group.setCheckable(True)
-        self.reference_group.setChecked(False)
-        self.reference_group.setToolTip(
+        self.reference_group = _switch_group(
+            "Use the reference's lighting",
             "Re-render the face under the light of the reference photo (File > Open Reference…): "
-            "its colour and direction"
+            "its colour and direction",
         )
         self.mix = SliderSpin(0, 100, " %")
         self.mix.set_value(100)
@@ -130,3 +126,12 @@ class LightingPanel(QWidget):
         self.setEnabled(self.state.editor is not None)
         self.reference_group.setEnabled(self._reference is not None)
         self._show(self.state.relight_settings)
+
+
+def _switch_group(title: str, tip: str) -> QGroupBox:
+    """A checkable group box, off."""
+    group = QGroupBox(title)
+    group.setCheckable(True)
+    group.setChecked(False)
+    group.setToolTip(tip)
+    return group
