@@ -426,16 +426,18 @@ class FileJobs(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._thread: threading.Thread | None = None
+        self._writing = threading.Event()
 
     @property
     def busy(self) -> bool:
-        """Whether a file is being written."""
-        return self._thread is not None and self._thread.is_alive()
+        """Whether a file is being written (False from the moment its ``finished`` is emitted)."""
+        return self._writing.is_set()
 
     def run(self, kind: str, path: Path, job: Callable[[], object]) -> bool:
         """Start ``job`` (which writes ``path``); False when another file is still being written."""
         if self.busy:
             return False
+        self._writing.set()
         self._thread = threading.Thread(
             target=self._work, args=(kind, path, job), name="facecraft-write", daemon=True
         )
@@ -448,11 +450,13 @@ class FileJobs(QObject):
             self._thread.join(timeout)
 
     def _work(self, kind: str, path: Path, job: Callable[[], object]) -> None:
+        result, error = None, ""
         try:
             result = job()
         except FaceCraftError as exc:
-            self.finished.emit(kind, path, None, str(exc))
+            error = str(exc)
         except Exception as exc:  # reported, never lost: the edits stay in memory
-            self.finished.emit(kind, path, None, f"{path}: {type(exc).__name__}: {exc}")
-        else:
-            self.finished.emit(kind, path, result, "")
+            error = f"{path}: {type(exc).__name__}: {exc}"
+        # Not busy before the signal: a slot (or a test woken by it) may start the next file at once.
+        self._writing.clear()
+        self.finished.emit(kind, path, result, error)
