@@ -1,7 +1,7 @@
 """The Reference panel: borrow makeup, texture or light from another photo.
 
-Open (or drop) a reference photo; it is decomposed in the background
-(:class:`~facecraft.app.reference_loader.ReferenceLoader`) and shown with its
+Open (or drop) a reference photo; it is decomposed in the background at the
+Fidelity slider's setting (:class:`~facecraft.app.reference_loader.ReferenceLoader`) and shown with its
 faces outlined (click another face to use it) and its albedo in UV, dimmed
 where its camera saw neither the texel nor its mirror (never copied). Choose
 regions (or paint a mask on that UV view), colour or texture, and a strength;
@@ -186,7 +186,8 @@ class ReferencePanel(QWidget):
         size = editor.canvas_size if editor is not None else canvas_size()
         self.path = Path(path)
         self.last_folder = str(self.path.parent)
-        self._request = self.loader.submit(ReferenceRequest(self.path, size, face))
+        request = ReferenceRequest(self.path, size, face, self.state.fidelity)  # as the photo is fitted
+        self._request = self.loader.submit(request)
         return self._request
 
     def shutdown(self) -> None:

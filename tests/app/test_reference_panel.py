@@ -7,6 +7,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
+from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QMessageBox
 
 from facecraft.core.editing.layers import LayerKind
@@ -126,3 +128,35 @@ def test_the_references_lighting_from_the_lighting_dock(opened, qtbot, reference
     lighting.group.setChecked(False)
     editor = window.state.editor
     assert not editor.compositor.relit and np.array_equal(editor.edited_photo, editor.photo)
+
+
+def test_a_photo_dropped_on_the_reference_dock_becomes_the_reference(opened, qtbot, reference_photo):
+    window, panel = opened, opened.reference_panel
+    data = QMimeData()
+    data.setUrls([QUrl.fromLocalFile(str(reference_photo))])
+    event = QDropEvent(
+        QPoint(10, 10),
+        Qt.DropAction.CopyAction,
+        data,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    with qtbot.waitSignal(panel.reference_changed, timeout=WAIT_MS):
+        panel.dropEvent(event)
+    panel.loader.wait()
+    assert panel.reference.name == "reference.png"
+    assert window.photo_path == ASTRONAUT  # the photo being edited is still the same
+
+
+def test_cancelling_a_reference_keeps_the_previous_one(opened, qtbot, reference_photo):
+    window, panel = opened, opened.reference_panel
+    load(window, qtbot, reference_photo)
+    first = panel.reference
+    assert not panel.cancel_button.isVisible()
+    window.state.set_fidelity(0.5)  # a fit of a few seconds, cancelled between its steps
+    with qtbot.waitSignal(panel.loader.cancelled, timeout=WAIT_MS):
+        panel.open(reference_photo, face=0)
+        panel.cancel_button.click()
+    panel.loader.wait()
+    assert panel.reference is first and not panel.cancel_button.isVisible()
+    assert panel.status.text() == "Reference: reference.png"
