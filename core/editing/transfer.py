@@ -21,7 +21,7 @@ region the reference mostly does not show is refused with a message naming it.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -45,18 +45,19 @@ SKIN_STEP = 4
 """The target's skin tone is measured on every this-many-th texel."""
 
 
-def region_mask(
-    template: FaceTemplate,
+def region_masks(
     regions: Sequence[str],
     canvas_size: tuple[int, int],
+    named: Callable[[str], np.ndarray],
     painted: np.ndarray | None = None,
-) -> np.ndarray:
-    """The union (max) of named regions and a painted mask, ``(H, W)`` float32 in ``[0, 1]``.
+) -> dict[str, np.ndarray]:
+    """Each region's ``(H, W)`` float32 mask in ``[0, 1]``.
 
     Args:
-        template: gives the regions.
         regions: names from :data:`TRANSFER_REGIONS`, or :data:`PAINTED`.
         canvas_size: ``(H, W)``.
+        named: the mask of a named region at this size (e.g. :meth:`Reference.region_mask`, which
+            keeps them, or :func:`~facecraft.core.editing.regions.makeup_mask` for a template).
         painted: ``(h, w)`` mask in ``[0, 1]`` (resized to the canvas); needed with :data:`PAINTED`.
 
     Raises:
@@ -64,16 +65,24 @@ def region_mask(
     """
     if not regions:
         raise ValueError("choose at least one region to copy")
-    mask = np.zeros(canvas_size, np.float32)
-    for region in regions:
-        if region == PAINTED:
-            np.maximum(mask, _painted(painted, canvas_size), out=mask)
-        elif region in TRANSFER_REGIONS:
-            np.maximum(mask, makeup_mask(template, region, canvas_size), out=mask)
-        else:
-            known = ", ".join((*TRANSFER_REGIONS, PAINTED))
-            raise ValueError(f"unknown region {region!r}; choose from {known}")
-    return mask
+    unknown = [region for region in regions if region not in (*TRANSFER_REGIONS, PAINTED)]
+    if unknown:
+        known = ", ".join((*TRANSFER_REGIONS, PAINTED))
+        raise ValueError(f"unknown region {unknown[0]!r}; choose from {known}")
+    return {
+        region: _painted(painted, canvas_size) if region == PAINTED else named(region) for region in regions
+    }
+
+
+def region_mask(
+    template: FaceTemplate,
+    regions: Sequence[str],
+    canvas_size: tuple[int, int],
+    painted: np.ndarray | None = None,
+) -> np.ndarray:
+    """The union (max) of :func:`region_masks` of ``template``, ``(H, W)`` float32 in ``[0, 1]``."""
+    masks = region_masks(regions, canvas_size, lambda name: makeup_mask(template, name, canvas_size), painted)
+    return np.maximum.reduce(list(masks.values()))
 
 
 def _painted(painted: np.ndarray | None, canvas_size: tuple[int, int]) -> np.ndarray:
@@ -92,7 +101,7 @@ def check_coverage(reference: Reference, masks: dict[str, np.ndarray]) -> None:
 
     Args:
         reference: what would be copied from.
-        masks: each chosen region's ``(H, W)`` mask (see :func:`region_mask`).
+        masks: each chosen region's ``(H, W)`` mask (see :func:`region_masks`).
 
     Raises:
         ReferencePhotoError: naming the first such region, how much of it is seen and why.
@@ -134,17 +143,7 @@ def transfer_pixels(
     size = reference.canvas_size
     if target_albedo.shape[:2] != size:
         raise ValueError(f"the target's canvas is {target_albedo.shape[:2]}, the reference's {size}")
-    if not spec.regions:
-        raise ValueError("choose at least one region to copy")
-    unknown = set(spec.regions) - {*TRANSFER_REGIONS, PAINTED}
-    if unknown:
-        raise ValueError(
-            f"unknown region {sorted(unknown)[0]!r}; choose from {', '.join((*TRANSFER_REGIONS, PAINTED))}"
-        )
-    masks = {
-        region: _painted(painted, size) if region == PAINTED else reference.region_mask(region)
-        for region in spec.regions
-    }
+    masks = region_masks(spec.regions, size, reference.region_mask, painted)
     check_coverage(reference, masks)
     union = np.maximum.reduce(list(masks.values()))
     pixels = np.zeros((*size, 4), np.uint8)
