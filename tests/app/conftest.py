@@ -7,7 +7,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QMimeData, QPoint, QSettings, Qt, QUrl
+from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QMessageBox
 
 from facecraft.app.main import build_window
@@ -67,3 +68,21 @@ def window(qtbot, tmp_path, monkeypatch):
     window.close()
     window.loader.wait()
     window.runner.shutdown()
+
+
+@pytest.fixture
+def file_drop():
+    """Makes the event of a file dropped at (10, 10) (give it to a widget's ``dropEvent``)."""
+
+    def make(path: object) -> QDropEvent:
+        data = QMimeData()
+        data.setUrls([QUrl.fromLocalFile(str(path))])
+        return QDropEvent(
+            QPoint(10, 10),
+            Qt.DropAction.CopyAction,
+            data,
+            Qt.MouseButton.LeftButton,
+            Qt.KeyboardModifier.NoModifier,
+        )
+
+    return make

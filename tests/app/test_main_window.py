@@ -268,21 +268,9 @@ def test_missing_weights_say_what_to_do(qtbot, tmp_path, monkeypatch):
     runner.shutdown()
 
 
-def test_a_photo_dropped_on_the_window_opens(window, qtbot):
-    from PySide6.QtCore import QMimeData, QPoint, QUrl
-    from PySide6.QtGui import QDropEvent
-
-    data = QMimeData()
-    data.setUrls([QUrl.fromLocalFile(str(ASTRONAUT))])
-    event = QDropEvent(
-        QPoint(10, 10),
-        Qt.DropAction.CopyAction,
-        data,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
+def test_a_photo_dropped_on_the_window_opens(window, qtbot, file_drop):
     with qtbot.waitSignal(window.editor_ready, timeout=WAIT_MS):
-        window.dropEvent(event)
+        window.dropEvent(file_drop(ASTRONAUT))
     assert window.photo_path == ASTRONAUT
     assert str(ASTRONAUT) in window._recent()
 

@@ -7,8 +7,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
-from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QMessageBox
 
 from facecraft.core.editing.layers import LayerKind
@@ -130,19 +128,12 @@ def test_the_references_lighting_from_the_lighting_dock(opened, qtbot, reference
     assert not editor.compositor.relit and np.array_equal(editor.edited_photo, editor.photo)
 
 
-def test_a_photo_dropped_on_the_reference_dock_becomes_the_reference(opened, qtbot, reference_photo):
+def test_a_photo_dropped_on_the_reference_dock_becomes_the_reference(
+    opened, qtbot, reference_photo, file_drop
+):
     window, panel = opened, opened.reference_panel
-    data = QMimeData()
-    data.setUrls([QUrl.fromLocalFile(str(reference_photo))])
-    event = QDropEvent(
-        QPoint(10, 10),
-        Qt.DropAction.CopyAction,
-        data,
-        Qt.MouseButton.LeftButton,
-        Qt.KeyboardModifier.NoModifier,
-    )
     with qtbot.waitSignal(panel.reference_changed, timeout=WAIT_MS):
-        panel.dropEvent(event)
+        panel.dropEvent(file_drop(reference_photo))
     panel.loader.wait()
     assert panel.reference.name == "reference.png"
     assert window.photo_path == ASTRONAUT  # the photo being edited is still the same
