@@ -73,10 +73,12 @@ def window(qtbot, tmp_path, monkeypatch):
 @pytest.fixture
 def file_drop():
     """Makes the event of a file dropped at (10, 10) (give it to a widget's ``dropEvent``)."""
+    payloads: list[QMimeData] = []  # an event does not own its data: keep it alive for the test
 
     def make(path: object) -> QDropEvent:
         data = QMimeData()
         data.setUrls([QUrl.fromLocalFile(str(path))])
+        payloads.append(data)
         return QDropEvent(
             QPoint(10, 10),
             Qt.DropAction.CopyAction,
