@@ -151,3 +151,21 @@ def test_cancelling_a_reference_keeps_the_previous_one(opened, qtbot, reference_
     panel.loader.wait()
     assert panel.reference is first and not panel.cancel_button.isVisible()
     assert panel.status.text() == "Reference: reference.png"
+
+
+def test_a_click_on_another_face_of_the_reference_uses_that_face(opened, qtbot, tmp_path):
+    window, panel = opened, opened.reference_panel
+    rgb = load_image(ASTRONAUT).rgb
+    photo = np.full((520, 1100, 3), 200, np.uint8)
+    photo[4:516, 10:522] = rgb
+    photo[40:480, 640:1080] = cv2.resize(rgb, (440, 440), interpolation=cv2.INTER_AREA)
+    path = tmp_path / "two.png"
+    write_image(path, photo)
+    load(window, qtbot, path)
+    assert panel.reference.face_index == 0 and len(panel.reference.face_boxes) == 2
+    assert "face 1 of 2" in panel.status.text()
+    x0, y0, x1, y1 = panel.reference.face_boxes[1]
+    with qtbot.waitSignal(panel.reference_changed, timeout=WAIT_MS):
+        panel._photo_clicked((x0 + x1) / 2, (y0 + y1) / 2)
+    panel.loader.wait()
+    assert panel.reference.face_index == 1 and "face 2 of 2" in panel.status.text()
