@@ -13,7 +13,9 @@ the edited pixel is rendered as
 which keeps the photo's own detail under translucent edits and lights opaque
 ones with the fitted lighting ``s``. Pixels where no edit reaches (``M = 1``,
 ``K = 0``) come back bit-identical (the float round trip is exact for 8- and 16-bit
-values). Relighting replaces ``s`` by ``s'`` and scales the photo by the ratio: ``P' = P·(s'/s)·M + K·s'``.
+values). Relighting replaces ``s`` by ``s'`` and scales the photo by the ratio:
+``P' = P·(s'/s)·M + K·s'``, faded in from the face's outline (:func:`outline_fade`) so
+that no seam shows where the face meets the photo.
 
 :class:`PhotoCompositor` keeps the edited photo and updates only the pixels
 under a changed canvas rectangle, found through per-tile canvas bounds.
@@ -41,6 +43,8 @@ SHADING_FLOOR = 0.05
 """Shading below this is treated as this when dividing by it (relighting ratio)."""
 RELIGHT_MAX_RATIO = 4.0
 """The relit/original shading ratio is clipped to this."""
+RELIGHT_FEATHER = 0.05
+"""Relighting fades in over this fraction of the face's size from its outline (no seam with the photo)."""
 
 
 @dataclass(frozen=True)
@@ -158,6 +162,7 @@ class PhotoCompositor:
         self.result = self.original.copy()
         self._shading = surface.shading
         self._relight_ratio: np.ndarray | None = None
+        self._fade: np.ndarray | None = None
 
     @property
     def relit(self) -> bool:
@@ -173,12 +178,16 @@ class PhotoCompositor:
         if lighting is None or np.array_equal(lighting, fitted):
             self._shading, self._relight_ratio = surface.shading, None
             return
+        if self._fade is None:
+            self._fade = outline_fade(surface.covered)
+        fade = self._fade
         new = shading_under(lighting, surface.normals)
         # the photo's shading computed the same way (per pixel from the normals), so that the ratio
         # is exactly 1 wherever the new lighting equals the fitted one
         old = np.maximum(shading_under(fitted, surface.normals), SHADING_FLOOR)
-        self._shading = new
-        self._relight_ratio = np.clip(new / old, 0.0, RELIGHT_MAX_RATIO).astype(np.float32)
+        ratio = np.clip(new / old, 0.0, RELIGHT_MAX_RATIO)
+        self._shading = (surface.shading + fade * (new - surface.shading)).astype(np.float32)
+        self._relight_ratio = (1.0 + fade * (ratio - 1.0)).astype(np.float32)
 
     def update(self, multiplier: np.ndarray, addend: np.ndarray, rect: Rect | None = None) -> Rect:
         """Recomposite the pixels whose canvas position falls in ``rect`` (all of the face when None).
@@ -250,6 +259,19 @@ class PhotoCompositor:
             min(int(ty.max() + 1) * TILE, h),
             min(int(tx.max() + 1) * TILE, w),
         )
+
+
+def outline_fade(covered: np.ndarray) -> np.ndarray:
+    """``(h, w, 1)`` float32 weight of a relighting: 0 at the face's outline, rising smoothly to 1
+    at :data:`RELIGHT_FEATHER` of the face's size inside it (0 off the face)."""
+    if not covered.any():
+        return np.zeros((*covered.shape, 1), np.float32)
+    inside = np.pad(covered.astype(np.uint8), 1)  # the region's border counts as outline too
+    distance = cv2.distanceTransform(inside, cv2.DIST_L2, 5)[1:-1, 1:-1]
+    rows, cols = np.nonzero(covered)
+    size = max(float(np.ptp(rows)), float(np.ptp(cols)), 1.0)
+    t = np.clip(distance / (RELIGHT_FEATHER * size), 0.0, 1.0)
+    return (t * t * (3.0 - 2.0 * t))[..., None].astype(np.float32)
 
 
 def as_colour(photo: np.ndarray) -> np.ndarray:

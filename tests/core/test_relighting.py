@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -92,3 +93,18 @@ def test_the_references_light_moves_the_face_colour_towards_the_references(
         editor.relight(ReferenceLight.of(theirs, mix).lighting(own))
         distances.append(np.linalg.norm(_face_mean(editor) - reference_face))
     assert distances[1] < distances[0] < np.linalg.norm(before - reference_face)
+
+
+def test_relighting_fades_in_from_the_faces_outline(astronaut_rgb, astronaut_decomposition, template):
+    editor = FaceEditor(astronaut_rgb, astronaut_decomposition, template)
+    editor.relight(RelightSettings(azimuth=-70, intensity=1.5, ambient=0.2).lighting(editor.lighting))
+    surface = editor.surface
+    rows, cols = surface.region.slices()
+    change = np.abs(editor.edited_photo[rows, cols].astype(int) - astronaut_rgb[rows, cols]).sum(-1)
+    covered = surface.covered.astype(np.uint8)
+    eroded = cv2.erode(covered, np.ones((3, 3), np.uint8))
+    outline = (covered > 0) & (eroded == 0)
+    interior = cv2.erode(covered, np.ones((41, 41), np.uint8)) > 0
+    assert outline.any() and interior.any()
+    assert change[outline].mean() < 0.2 * change[interior].mean()
+    assert change[interior].mean() > 20  # the relighting itself is strong
