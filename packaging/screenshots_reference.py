@@ -29,6 +29,7 @@ from facecraft.app.main import build_window, create_application
 from facecraft.app.turntable_export import scene_snapshot
 from facecraft.core.detection import FaceDetector
 from facecraft.core.export import write_image
+from facecraft.core.fitting import DEFAULT_FIDELITY
 from facecraft.core.image_io import load_image
 from facecraft.core.render.turntable import TurntableSettings
 from facecraft.core.resources import resource_path
@@ -85,6 +86,9 @@ def main() -> int:
         print(path)
 
     window.open_photo(args.photo)
+    wait_for(window.editor_ready)
+    window.state.set_fidelity(DEFAULT_FIDELITY)  # the photo, then the reference, fitted as by default
+    window.request_fit(DEFAULT_FIDELITY)
     wait_for(window.editor_ready)
     for name in ("Fidelity", "Tools"):  # room for the Reference dock
         window.docks[name].hide()
