@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from PySide6.QtCore import QObject, Signal
 
+from facecraft.app.threads import lower_this_thread_priority
 from facecraft.app.viewer3d import viewer_lighting
 from facecraft.core.composite import shading_under
 from facecraft.core.decompose import Decomposer, Decomposition
@@ -194,6 +195,7 @@ class DecompositionRunner(QObject):
             self._thread.start()
 
     def _loop(self) -> None:
+        lower_this_thread_priority()  # the GUI thread comes first (app/threads.py)
         while True:
             item = self._queue.get()
             if item is None:
@@ -369,6 +371,7 @@ class PhotoLoader(QObject):
         return load_id
 
     def _read_session(self, load_id: int, path: Path, template: FaceTemplate) -> None:
+        lower_this_thread_priority()
         try:
             session = load_session(path)
             document = EditDocument(session.canvas_size, template, session.layers)
@@ -395,6 +398,7 @@ class PhotoLoader(QObject):
         self._threads = []
 
     def _read(self, load_id: int, path: Path) -> None:
+        lower_this_thread_priority()
         try:
             photo = load_image(path)
             data = path.read_bytes()
@@ -450,6 +454,7 @@ class FileJobs(QObject):
             self._thread.join(timeout)
 
     def _work(self, kind: str, path: Path, job: Callable[[], object]) -> None:
+        lower_this_thread_priority()
         result, error = None, ""
         try:
             result = job()
