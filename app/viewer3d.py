@@ -14,12 +14,13 @@ shown when the pointer rests on the view.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 
 import moderngl
 import numpy as np
 import torch
-from PySide6.QtCore import QEvent, QPointF, Qt, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
     QCursor,
@@ -41,6 +42,8 @@ from facecraft.core.template import FaceTemplate
 
 CONTROLS_HINT = "Drag to orbit, right-drag to pan, wheel to zoom, double-click or R to reset"
 GL_RENDERER = 0x1F01
+FIRST_FRAME_WAIT_S = 5.0
+"""How long a grab waits for the view's first frame (which creates its GL context)."""
 HINT_DELAY_MS = 700
 """The pointer rests this long on the view before the controls hint shows."""
 ORBIT_RADIANS_PER_PIXEL = 0.008
@@ -211,6 +214,10 @@ class FaceViewer3D(QWidget):
 
     def grabFramebuffer(self) -> QImage:  # noqa: N802 - mirrors QOpenGLWidget
         """The view's picture with every change made so far (renders a frame to read it back)."""
+        deadline = time.monotonic() + FIRST_FRAME_WAIT_S
+        while self._ctx is None and self.isVisible() and time.monotonic() < deadline:
+            self._window.update()  # its first frame makes the GL context (a busy machine may lag)
+            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
         if self._ctx is None:
             return self._window.grabFramebuffer()
         self.makeCurrent()
