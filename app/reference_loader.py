@@ -119,7 +119,7 @@ class ReferenceLoader(QObject):
         try:
             with self._engine_lock:  # an older request still stopping finishes first
                 if flag.is_set():
-                    raise FitCancelled("superseded")
+                    raise FitCancelled()
                 reference = self._run(
                     request, lambda done, total: self.progress.emit(request_id, done, total), flag
                 )

@@ -144,8 +144,8 @@ def test_cancelling_a_reference_keeps_the_previous_one(opened, qtbot, reference_
     load(window, qtbot, reference_photo)
     first = panel.reference
     assert not panel.cancel_button.isVisible()
-    window.state.set_fidelity(0.5)  # a fit of a few seconds, cancelled between its steps
-    with qtbot.waitSignal(panel.loader.cancelled, timeout=WAIT_MS):
+    # the worker waits on the engine's lock, so Cancel comes before any work
+    with qtbot.waitSignal(panel.loader.cancelled, timeout=20_000), panel.loader._engine_lock:
         panel.open(reference_photo, face=0)
         panel.cancel_button.click()
     panel.loader.wait()
