@@ -12,10 +12,13 @@ finished output), each flushed to disk. Committing then
 
 So a folder holds a photo's complete set exactly when its completion file exists. The process
 that owns a stage holds an exclusive ``flock`` on the stage's lock file; the kernel drops it when
-the process dies, however it dies. :func:`clean_stale_stages` (run by every later
-``decompose`` into the folder) finds stages nobody holds: one without its commit mark is
-deleted (the folder is as before the interrupted run), one with it is completed (all its files
-were already on disk).
+the process dies, however it dies. A stage is born locked: it is made as ``.facecraft-new-...``,
+its lock file is created and locked there, and only then is it renamed to its stage name, so a
+stage without a held lock is always abandoned (or being deleted). :func:`clean_stale_stages`
+(run by every later ``decompose`` into the folder) finds stages nobody holds: one without its
+commit mark is deleted (the folder is as before the interrupted run), one with it is completed
+(all its files were already on disk). Unborn stages a killed process left are removed too; a
+process whose unborn stage a cleaner removed simply makes another.
 """
 
 from __future__ import annotations
@@ -42,17 +45,17 @@ except ImportError:  # not POSIX: stale stages are told by age instead of by the
 
 STAGE_PREFIX = ".facecraft-stage-"
 """Name start of every stage folder."""
+UNBORN_PREFIX = ".facecraft-new-"
+"""Name start of a stage folder whose lock is not yet held (it holds nothing but the lock file)."""
 LOCK_NAME = ".lock"
 """The stage's lock file, ``flock``-ed by the process writing the stage."""
 COMMIT_MARK = ".commit"
 """Written when every file is on disk; holds the completion file's name."""
-UNLOCKED_GRACE_S = 60.0
-"""A stage folder without its lock file yet is left alone for this long (it may be being made)."""
 STALE_WITHOUT_LOCKS_S = 24 * 3600.0
 """Where ``flock`` does not exist, a stage this old is taken as abandoned."""
-_NEW_LOCK_NAME = ".lock-new"
-"""The lock file's name until it is locked."""
-_NOT_OUTPUTS = frozenset({LOCK_NAME, COMMIT_MARK, _NEW_LOCK_NAME})
+_BIRTH_ATTEMPTS = 5
+"""Tries at making a stage when cleaners keep removing the unborn ones (each removal needs a race)."""
+_NOT_OUTPUTS = frozenset({LOCK_NAME, COMMIT_MARK})
 
 
 class StaleStageAction(Enum):
@@ -99,16 +102,31 @@ class OutputStage:
         self._lock: IO[bytes] | None = None
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            stem = Path(completion).stem[:40]
-            self.path = Path(tempfile.mkdtemp(prefix=f"{STAGE_PREFIX}{stem}-", dir=self.folder))
-            # Locked under another name, then renamed: a cleaner never sees an unlocked lock file.
-            unlocked = self.path / _NEW_LOCK_NAME
-            self._lock = unlocked.open("wb")
-            if fcntl is not None:
-                fcntl.flock(self._lock.fileno(), fcntl.LOCK_EX)
-            unlocked.replace(self.path / LOCK_NAME)
+            self.path = self._make_locked_stage(Path(completion).stem[:40])
         except OSError as exc:
+            self._release()
             raise ExportError(f"{self.folder}: cannot write outputs there ({exc.strerror or exc})") from exc
+
+    def _make_locked_stage(self, stem: str) -> Path:
+        """An unborn folder with its lock file held, renamed to a stage name; the stage's path."""
+        for attempt in range(_BIRTH_ATTEMPTS):
+            unborn = Path(tempfile.mkdtemp(prefix=f"{UNBORN_PREFIX}{stem}-", dir=self.folder))
+            stage = self.folder / (STAGE_PREFIX + unborn.name.removeprefix(UNBORN_PREFIX))
+            try:
+                self._lock = (unborn / LOCK_NAME).open("wb")
+                if fcntl is not None:
+                    fcntl.flock(self._lock.fileno(), fcntl.LOCK_EX)
+                if stage.exists():  # another stage by that name (vanishingly rare): make another
+                    raise FileExistsError(stage)
+                unborn.rename(stage)
+                return stage
+            except (FileNotFoundError, FileExistsError):
+                # A cleaner removed the unborn folder between two of these steps.
+                self._release()
+                shutil.rmtree(unborn, ignore_errors=True)
+                if attempt == _BIRTH_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     def file(self, name: str) -> Path:
         """Where to write the output called ``name`` (a bare file name)."""
@@ -163,11 +181,15 @@ class OutputStage:
 def clean_stale_stages(folder: str | Path) -> list[StaleStage]:
     """Complete or delete the stages in ``folder`` that no running process holds.
 
-    Stages of processes still writing are left alone. Returns what was done, one entry per stage.
+    Stages of processes still writing are left alone, so are unborn stages being made; unborn ones
+    a killed process left are removed (they hold no output). Returns what was done, one entry per stage.
     """
     folder = Path(folder)
     if not folder.is_dir():
         return []
+    for unborn in sorted(folder.glob(f"{UNBORN_PREFIX}*")):
+        if unborn.is_dir():
+            _remove_if_abandoned(unborn)
     cleaned = []
     for stage in sorted(folder.glob(f"{STAGE_PREFIX}*")):
         if not stage.is_dir():
@@ -186,17 +208,48 @@ def clean_stale_stages(folder: str | Path) -> list[StaleStage]:
     return cleaned
 
 
+def _remove_if_abandoned(unborn: Path) -> None:
+    """Removes an unborn stage unless its maker holds its lock.
+
+    Every removal is safe against a maker still at work: an empty folder is removed with
+    ``rmdir``, which fails once the lock file is created; a lock file is removed only while this
+    cleaner holds its lock, and its maker, finding the folder gone when it tries to rename it,
+    makes another.
+    """
+    if fcntl is None:
+        if time.time() - unborn.stat().st_mtime > STALE_WITHOUT_LOCKS_S:
+            shutil.rmtree(unborn, ignore_errors=True)
+        return
+    try:
+        handle = (unborn / LOCK_NAME).open("rb")
+    except FileNotFoundError:
+        with contextlib.suppress(OSError):  # not empty: its lock file was just made
+            unborn.rmdir()
+        return
+    with handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # its maker holds it: about to be renamed
+        (unborn / LOCK_NAME).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            unborn.rmdir()
+
+
 @contextlib.contextmanager
 def _claimed(stage: Path) -> Iterator[bool]:
-    """Yields True when no live process holds ``stage`` (its lock is then held until the block ends)."""
+    """Yields True when no live process holds ``stage`` (its lock is then held until the block ends).
+
+    A stage without its lock file is being deleted or was cut off while being deleted: claimed.
+    """
     lock_path = stage / LOCK_NAME
     if fcntl is None:
         yield time.time() - stage.stat().st_mtime > STALE_WITHOUT_LOCKS_S
         return
     try:
         handle = lock_path.open("rb")
-    except FileNotFoundError:  # made a moment ago, its lock not yet created; or a bare folder
-        yield time.time() - stage.stat().st_mtime > UNLOCKED_GRACE_S
+    except FileNotFoundError:
+        yield True
         return
     with handle:
         try:
@@ -208,19 +261,26 @@ def _claimed(stage: Path) -> Iterator[bool]:
 
 
 def _finish(stage: Path, folder: Path, completion: str) -> list[Path]:
-    """Moves of a committed stage: old completion file out, other files in, completion file last."""
-    (folder / completion).unlink(missing_ok=True)
-    sync_folder(folder)
+    """Moves of a committed stage: old completion file out, other files in, completion file last.
+
+    Run again on a stage cut off anywhere in here, it does what is left and nothing more (the old
+    completion file is removed only while the new one is still staged).
+    """
+    pending = (stage / completion).exists()
+    if pending:
+        (folder / completion).unlink(missing_ok=True)
+        sync_folder(folder)
     moved = []
     for name in _staged_names(stage):
         if name != completion:
             (stage / name).replace(folder / name)
             moved.append(folder / name)
     sync_folder(folder)
-    if (stage / completion).exists():
+    if pending:
         (stage / completion).replace(folder / completion)
     moved.append(folder / completion)
     sync_folder(folder)
+    (stage / COMMIT_MARK).unlink(missing_ok=True)  # first: a stage cut off from here holds no mark
     shutil.rmtree(stage, ignore_errors=True)
     return moved
 

@@ -16,10 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from facecraft.core import output_set
 from facecraft.core.errors import ExportError
 from facecraft.core.output_set import (
     COMMIT_MARK,
     STAGE_PREFIX,
+    UNBORN_PREFIX,
     OutputStage,
     StaleStageAction,
     clean_stale_stages,
@@ -147,5 +149,71 @@ def test_a_stage_killed_after_its_commit_mark_is_completed(tmp_path):
     assert visible_set(tmp_path) is None
     [cleaned] = clean_stale_stages(tmp_path)
     assert cleaned.action is StaleStageAction.COMPLETED and cleaned.completion == "photo.json"
+    assert visible_set(tmp_path) == {b"new"}
+    assert not stage.exists()
+
+
+def test_a_stage_is_born_locked_and_never_seen_unborn(tmp_path):
+    with OutputStage(tmp_path, "photo.json") as stage:
+        assert stage.path.name.startswith(STAGE_PREFIX)
+        assert (stage.path / ".lock").is_file()
+        assert [path.name for path in tmp_path.iterdir()] == [stage.path.name]  # no unborn folder left
+
+
+def test_unborn_stages_a_killed_process_left_are_removed(tmp_path):
+    empty = tmp_path / f"{UNBORN_PREFIX}photo-a"  # killed right after making the folder
+    empty.mkdir()
+    with_lock = tmp_path / f"{UNBORN_PREFIX}photo-b"  # killed before it was renamed
+    with_lock.mkdir()
+    (with_lock / ".lock").write_bytes(b"")
+    assert clean_stale_stages(tmp_path) == []  # nothing to report: they held no output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unborn_stage_whose_lock_is_held_is_left_alone(tmp_path):
+    import fcntl
+
+    unborn = tmp_path / f"{UNBORN_PREFIX}photo-a"
+    unborn.mkdir()
+    with (unborn / ".lock").open("wb") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        clean_stale_stages(tmp_path)
+        assert (unborn / ".lock").is_file()
+
+
+def test_a_maker_whose_unborn_stage_a_cleaner_removed_makes_another(tmp_path, monkeypatch):
+    made = []
+
+    def mkdtemp_then_clean(**kwargs):
+        path = real_mkdtemp(**kwargs)
+        made.append(path)
+        if len(made) == 1:
+            clean_stale_stages(tmp_path)  # a cleaner runs between making the folder and locking it
+        return path
+
+    real_mkdtemp = output_set.tempfile.mkdtemp
+    monkeypatch.setattr(output_set.tempfile, "mkdtemp", mkdtemp_then_clean)
+    names = write_set(tmp_path, b"new")
+    assert len(made) == 2 and not Path(made[0]).exists()
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(path.name for path in names)
+
+
+def test_a_stage_cut_off_while_being_deleted_is_removed_at_once(tmp_path):
+    stage = tmp_path / f"{STAGE_PREFIX}photo-abc"  # its lock file already deleted
+    stage.mkdir()
+    (stage / NAMES[0]).write_bytes(b"half")
+    [cleaned] = clean_stale_stages(tmp_path)
+    assert cleaned.action is StaleStageAction.DISCARDED
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_finishing_a_stage_again_never_removes_the_set_it_completed(tmp_path):
+    write_set(tmp_path, b"new")
+    # A clean cut off after every file was moved, before its stage was gone: only the mark is left.
+    stage = tmp_path / f"{STAGE_PREFIX}photo-abc"
+    stage.mkdir()
+    (stage / COMMIT_MARK).write_text("photo.json")
+    [cleaned] = clean_stale_stages(tmp_path)
+    assert cleaned.action is StaleStageAction.COMPLETED
     assert visible_set(tmp_path) == {b"new"}
     assert not stage.exists()
