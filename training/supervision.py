@@ -200,6 +200,33 @@ class SupervisedLoss:
         landmark_term = losses.landmark_loss(
             projected, batch.landmarks, batch.landmark_weights, normaliser=float(size)
         )
+        if weights.texture == 0 and weights.lighting == 0:  # e.g. a fine-tune's anchor: no render needed
+            texture_term = lighting_term = torch.zeros_like(shape_term)
+        else:
+            texture_term, lighting_term = self._appearance_terms(output, batch, target_shape, target_camera)
+        smooth_term = sum(losses.shape_smoothness(s, self.uv_mask) for s in shapes)
+        terms = {
+            "shape": shape_term,
+            "mesh": mesh_term,
+            "camera": camera_term,
+            "landmark": landmark_term,
+            "texture": texture_term,
+            "smoothness": smooth_term,
+            "lighting": lighting_term,
+        }
+        total = sum(getattr(weights, name) * value for name, value in terms.items())
+        logged = {name: float(value.detach()) for name, value in terms.items()}
+        mean_mesh = mesh_points(self.mean_shape, self.mesh_uv)
+        logged["shape_correlation"] = shape_deviation_correlation(predicted_meshes[0], target_mesh, mean_mesh)
+        return total, logged
+
+    def _appearance_terms(
+        self, output: ModelOutput, batch: FaceBatch, target_shape: Tensor, target_camera: Camera
+    ) -> tuple[Tensor, Tensor]:
+        """The texture and lighting terms: albedos against the photo unwrapped through the pseudo
+        geometry, lighting against the closed-form lighting of that photo."""
+        size = batch.images.shape[-1]
+        face = output.face
         with torch.no_grad():
             texture = unwrap_image(batch.images, target_shape, target_camera)
             geometry = self.renderer(
@@ -218,22 +245,8 @@ class SupervisedLoss:
             ((a - texture).abs().mean(1, keepdim=True) * seen).sum() / seen.sum().clamp(min=1.0)
             for a in _distinct(face.albedo, face.albedo_proxy)
         )
-        smooth_term = sum(losses.shape_smoothness(s, self.uv_mask) for s in shapes)
         lighting_term = (output.lighting - target_lighting).square().sum((1, 2)).mean()
-        terms = {
-            "shape": shape_term,
-            "mesh": mesh_term,
-            "camera": camera_term,
-            "landmark": landmark_term,
-            "texture": texture_term,
-            "smoothness": smooth_term,
-            "lighting": lighting_term,
-        }
-        total = sum(getattr(weights, name) * value for name, value in terms.items())
-        logged = {name: float(value.detach()) for name, value in terms.items()}
-        mean_mesh = mesh_points(self.mean_shape, self.mesh_uv)
-        logged["shape_correlation"] = shape_deviation_correlation(predicted_meshes[0], target_mesh, mean_mesh)
-        return total, logged
+        return texture_term, lighting_term
 
 
 def _distinct(*tensors: Tensor) -> list[Tensor]:

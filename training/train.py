@@ -258,7 +258,12 @@ class Trainer:
             return self.supervised.pretrain(output, batch, stage.pretrain)
         targets = ObjectiveTargets(batch.images, batch.landmarks, batch.landmark_weights)
         result = self._objective(index, stage.objective)(output, targets)
-        return result.terms.total, result.terms.as_floats()
+        total, terms = result.terms.total, result.terms.as_floats()
+        if stage.anchor > 0:
+            anchor, anchor_terms = self.supervised.pretrain(output, batch, stage.pretrain)
+            total = total + stage.anchor * anchor
+            terms |= {f"anchor_{name}": value for name, value in anchor_terms.items()}
+        return total, terms
 
     def _objective(self, index: int, config: ObjectiveConfig) -> Objective:
         if index not in self.objectives:

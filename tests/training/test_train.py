@@ -19,6 +19,7 @@ from facecraft.core.model.config import DecoderConfig, EncoderConfig, ModelConfi
 from facecraft.core.model.io import load_model
 from facecraft.core.render.texture import sample_texture
 from facecraft.core.resources import resource_path
+from facecraft.training.config import PretrainWeights
 from facecraft.training.dataset import (
     Augmentation,
     PreparedFaces,
@@ -386,3 +387,27 @@ def test_a_stop_request_checkpoints_the_steps_taken(prepared, template, tmp_path
     resumed = Trainer(tiny_config(prepared), tmp_path / "run", template, progress=False)
     resumed.load_checkpoint(tmp_path / "run" / "checkpoint.pt")
     assert resumed.state.step == 1
+
+
+def test_an_anchored_finetune_adds_the_pretrain_loss_it_logs(prepared, template, tmp_path):
+    anchored = StageConfig(
+        "finetune",
+        1,
+        batch_size=2,
+        objective=ObjectiveConfig(perceptual=0.0),
+        pretrain=PretrainWeights(texture=0.0, lighting=0.0),
+        anchor=0.5,
+    )
+    config = tiny_config(prepared, stages=(anchored,))
+    trainer = Trainer(config, tmp_path / "run", template, progress=False)
+    batch = next(trainer.batches(2))
+    torch.manual_seed(0)
+    total, terms = trainer.stage_loss(0, anchored, batch)
+    plain, plain_terms = trainer.stage_loss(0, dataclasses.replace(anchored, anchor=0.0), batch)
+    pretrain, _ = trainer.supervised.pretrain(trainer.model(batch.images), batch, anchored.pretrain)
+    expected = float(plain.detach()) + 0.5 * float(pretrain.detach())
+    assert float(total.detach()) == pytest.approx(expected, rel=1e-5)
+    assert terms["anchor_shape"] > 0 and terms["anchor_texture"] == 0.0 and "anchor_shape" not in plain_terms
+    assert np.isfinite(trainer.run()["anchor_mesh"])
+    with pytest.raises(ValueError, match="only for a finetune stage"):
+        StageConfig("pretrain", 1, anchor=1.0)
