@@ -41,6 +41,7 @@ from facecraft.core.atomic import write_bytes_atomically
 from facecraft.core.camera import Camera, project
 from facecraft.core.errors import FaceCraftError
 from facecraft.core.landmark_indices import nme
+from facecraft.core.mesh_fit import MeshToUV, pseudo_shape
 from facecraft.core.model import losses
 from facecraft.core.model.io import load_model
 from facecraft.core.model.model import FaceModel, ModelOutput
@@ -49,6 +50,7 @@ from facecraft.core.render.shading import ambient_light, directional_light
 from facecraft.core.template import FaceTemplate, load_template
 from facecraft.training.faces_data import DEFAULT_CACHE_DIR
 from facecraft.training.prepare_data import PREPARED_DIR, PreparedSplit, load_split
+from facecraft.training.supervision import mesh_points, shape_deviation_correlation
 
 FIT_STEPS = 50
 """Adam steps of the per-photo fit behind ``l21_fitted``."""
@@ -89,6 +91,12 @@ class EvaluationReport:
             perfect camera, so ``nme_mean - nme_pseudo_camera_mean`` is the camera's share.
         l21_encoder: mean over photos of the l2,1 RGB error of ``I(S, A)`` on the face
             region, encoder estimates only (the paper's Table 1 metric).
+        visible_fraction: mean over photos of the share of the template's face texels that
+            ``S`` shows to the encoder's camera (facing it, not hidden): a torn or folded shape
+            hides its own face, so a collapse here flags a degenerate shape that NME and l2,1 miss.
+        shape_correlation: Pearson correlation of the predicted shape's per-person deviation
+            from the mean (at the 468 Face Mesh vertices) with the pseudo ground truth's, over
+            all photos (0: no per-person shape learned).
         l21_fitted: the same after ``fit_steps`` Adam steps on the codes and lighting.
         fit_steps: steps of that fit.
         seconds: wall time of the evaluation.
@@ -101,6 +109,8 @@ class EvaluationReport:
     nme_pseudo_camera_mean: float | None
     l21_encoder: float
     l21_fitted: float
+    visible_fraction: float
+    shape_correlation: float
     fit_steps: int
     seconds: float
 
@@ -260,6 +270,10 @@ def evaluate(
     count = len(split) if limit is None else min(limit, len(split))
     model.to(device)
     renderer = Renderer(template).to(device)
+    reference = _PseudoShapes(template, device)
+    visible_fractions: list[Tensor] = []
+    predicted_meshes: list[Tensor] = []
+    target_meshes: list[Tensor] = []
     encoder_errors: list[Tensor] = []
     fitted_errors: list[Tensor] = []
     nmes: list[np.ndarray] = []
@@ -280,6 +294,9 @@ def evaluate(
                     background=images,
                 )
                 encoder_errors.append(photo_l21(result.image, images, result.mask).cpu())
+                visible_fractions.append(reference.visible_fraction(result.visibility).cpu())
+                predicted_meshes.append(reference.mesh(face.shape).cpu())
+                target_meshes.append(reference.target_mesh(split.offsets[index]).cpu())
                 predicted = model_landmarks(model, output).cpu().double().numpy()
                 pseudo_camera = Camera.from_vector(torch.as_tensor(split.cameras[index], device=device))
                 through_pseudo = project(model.landmark_points(face.shape), pseudo_camera)[..., :2]
@@ -305,9 +322,42 @@ def evaluate(
         nme_pseudo_camera_mean=float(pseudo_camera_nme.mean()) if len(pseudo_camera_nme) else None,
         l21_encoder=float(torch.cat(encoder_errors).mean()),
         l21_fitted=float(torch.cat(fitted_errors).mean()),
+        visible_fraction=float(torch.cat(visible_fractions).mean()),
+        shape_correlation=shape_deviation_correlation(
+            torch.cat(predicted_meshes), torch.cat(target_meshes), reference.mean_mesh.cpu()
+        ),
         fit_steps=fit_steps,
         seconds=time.perf_counter() - start,
     )
+
+
+class _PseudoShapes:
+    """The template's mean shape and Face Mesh sampling, for the shape metrics."""
+
+    def __init__(self, template: FaceTemplate, device: torch.device | str) -> None:
+        self.device = torch.device(device)
+        mean = torch.as_tensor(template.mean_shape_uv, dtype=torch.float32, device=self.device)
+        self.mean_shape = mean.permute(2, 0, 1)[None]
+        self.mesh_uv = torch.as_tensor(
+            template.cylinder.to_uv(template.mesh_vertices), dtype=torch.float32, device=self.device
+        )
+        self.mesh_to_uv = MeshToUV(template)
+        self.face = torch.as_tensor(template.mask, device=self.device).bool()
+        self.mean_mesh = self.mesh(self.mean_shape)
+
+    def mesh(self, shape: Tensor) -> Tensor:
+        """``(B, 3, 192, 224)`` position maps -> ``(B, 468, 3)`` Face Mesh points."""
+        return mesh_points(shape, self.mesh_uv)
+
+    def target_mesh(self, offsets: np.ndarray) -> Tensor:
+        """``(B, 468, 3)`` pseudo-ground-truth offsets -> the pseudo shape's Face Mesh points."""
+        offsets_t = torch.as_tensor(offsets, dtype=torch.float32, device=self.device)
+        return self.mesh(pseudo_shape(offsets_t, self.mean_shape, self.mesh_to_uv))
+
+    def visible_fraction(self, visibility: Tensor) -> Tensor:
+        """``(B, 1, 192, 224)`` texel visibility -> ``(B,)`` share of the face texels seen."""
+        seen = (visibility[:, 0] > 0.5) & self.face
+        return seen.sum((1, 2)).float() / self.face.sum().float()
 
 
 def shape_lighting(batch: int, device: torch.device | str = "cpu") -> Tensor:

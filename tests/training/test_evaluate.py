@@ -23,6 +23,7 @@ from facecraft.training.evaluate import (
     FIGURE_TITLE_HEIGHT,
     FIGURE_TITLES,
     EvaluationReport,
+    _PseudoShapes,
     crops_to_images,
     evaluate,
     main,
@@ -93,6 +94,8 @@ def test_report_has_the_documented_finite_fields(report):
         "nme_pseudo_camera_mean",
         "l21_encoder",
         "l21_fitted",
+        "visible_fraction",
+        "shape_correlation",
         "fit_steps",
         "seconds",
     ]
@@ -104,6 +107,21 @@ def test_report_has_the_documented_finite_fields(report):
     )
     assert report.nme_mean > 0 and report.l21_encoder > 0
     json.dumps(values, allow_nan=False)
+
+
+def test_the_shape_metrics_see_the_face_and_the_per_person_shape(model, split, template, report):
+    # The pseudo ground truth is the mean face here: no per-person deviation to correlate with.
+    assert report.shape_correlation == 0.0
+    assert 0.0 < report.visible_fraction <= 1.0
+    # Pseudo offsets equal to the model's own deviation from the mean (plus a shared shift, which
+    # does not count): the correlation is then the interpolation's round trip, close to 1.
+    reference = _PseudoShapes(template, "cpu")
+    with torch.no_grad():
+        predicted = reference.mesh(model(crops_to_images(split.crops)).face.shape)
+    offsets = (predicted - reference.mean_mesh + 0.01).numpy()
+    own = evaluate(model, dataclasses.replace(split, offsets=offsets), template, fit_steps=0, progress=False)
+    assert own.shape_correlation > 0.99
+    assert own.visible_fraction == pytest.approx(report.visible_fraction)
 
 
 def test_fitting_lowers_the_reconstruction_error(report):
