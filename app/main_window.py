@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QImage, QKeySequence
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -95,6 +95,8 @@ class MainWindow(QMainWindow):
         self._target_fidelity: float | None = None
         self._uv_pixels: np.ndarray | None = None
         self._prepared: PreparedFace | None = None
+        self._loaded_image: tuple[np.ndarray, QImage] | None = None
+        """A photo's pixels and the QImage the loader made of them, until the views take it."""
         self._faces: list[np.ndarray] = []
         self._shown_textured = False
         self._face_region: Rect | None = None
@@ -321,9 +323,12 @@ class MainWindow(QMainWindow):
         self.loader.load(Path(path))
         return True
 
-    def _on_photo_loaded(self, load_id: int, path: Path, photo: LoadedImage, data: bytes) -> None:
+    def _on_photo_loaded(
+        self, load_id: int, path: Path, photo: LoadedImage, data: bytes, image: QImage
+    ) -> None:
         self.photo_path = Path(path)
         self._remember(Path(path))
+        self._loaded_image = (photo.original, image)
         self.state.open_photo(photo, data)
         self._decompose(0)
 
@@ -371,12 +376,13 @@ class MainWindow(QMainWindow):
         return True
 
     def _on_session_loaded(
-        self, load_id: int, path: Path, session: LoadedSession, prepared: PreparedFace
+        self, load_id: int, path: Path, session: LoadedSession, prepared: PreparedFace, image: QImage
     ) -> None:
         self.runner.cancel()
         self.photo_path = None
         self._remember(path)
         self._prepared = prepared
+        self._loaded_image = (session.photo.original, image)
         self.state.open_session(session.photo, session.photo_bytes, prepared.editor, path)
         self.status.setText(f"Opened {Path(path).name}")
         self.editor_ready.emit()
@@ -433,7 +439,9 @@ class MainWindow(QMainWindow):
         photo = self.state.photo
         if photo is None:
             return
-        image = to_qimage(photo.original)  # one copy, shared by the three views (copied on first edit)
+        # One copy, shared by the three views (copied on first edit); made by the loader when it can.
+        made, self._loaded_image = self._loaded_image, None
+        image = made[1] if made is not None and made[0] is photo.original else to_qimage(photo.original)
         self.photo_view.set_image(image, fit=True)
         self.photo_view.set_before(image)
         self.panes["Input"].set_image(image, fit=True)
