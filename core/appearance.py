@@ -80,13 +80,18 @@ def solve_lighting(texture: Tensor, albedo: Tensor, normals: Tensor, weight: Ten
     Returns:
         ``(B, 3, 9)``; an ambient light of the mean brightness where no texel is trusted.
     """
-    batch = texture.shape[0]
-    basis = sh_basis(normals, dim=1).flatten(2)  # (B, 9, N)
+    batch, channels = texture.shape[:2]
     w = weight.flatten(2)  # (B, 1, N)
-    design = albedo.flatten(2)[:, :, None, :] * basis[:, None]  # (B, 3, 9, N)
     target = texture.flatten(2)  # (B, 3, N)
-    normal_matrix = torch.einsum("bckn,bcjn->bckj", design * w[:, None], design)
-    rhs = torch.einsum("bckn,bcn->bck", design * w[:, None], target)
+    # Only the n texels some item trusts take part; the normal equations are batched matmuls.
+    used = torch.nonzero(w.amax(0)[0] > 0).squeeze(1)
+    basis = sh_basis(normals.flatten(2).index_select(2, used), dim=1)  # (B, 9, n)
+    design = albedo.flatten(2).index_select(2, used)[:, :, None, :] * basis[:, None]  # (B, 3, 9, n)
+    design = design.reshape(batch * channels, SH_COEFFICIENTS, -1)
+    weighted = design * w.index_select(2, used).repeat_interleave(channels, 0)
+    normal_matrix = torch.bmm(weighted, design.transpose(1, 2)).view(batch, channels, SH_COEFFICIENTS, -1)
+    used_target = target.index_select(2, used).reshape(batch * channels, -1, 1)
+    rhs = torch.bmm(weighted, used_target).view(batch, channels, SH_COEFFICIENTS)
     count = w.sum(-1).clamp(min=1.0)[:, :, None, None]  # (B, 1, 1, 1)
     ridge = torch.full((SH_COEFFICIENTS,), LIGHTING_RIDGE, dtype=texture.dtype, device=texture.device)
     ridge[0] = 1e-6
