@@ -28,7 +28,7 @@ from facecraft.core.appearance import facing_trust, solve_lighting
 from facecraft.core.camera import CAMERA_PARAMS, Camera, CropTransform, project
 from facecraft.core.mesh_fit import MeshToUV
 from facecraft.core.model import losses
-from facecraft.core.model.model import ModelOutput, sample_landmarks
+from facecraft.core.model.model import ModelOutput, sample_landmark_patches, sample_landmarks
 from facecraft.core.render.renderer import Renderer
 from facecraft.core.render.shading import ambient_light
 from facecraft.core.render.unwrap import unwrap_image
@@ -196,7 +196,8 @@ class SupervisedLoss:
             for points in predicted_meshes
         )
         camera_term = self.spread.standardised_error(output.camera, target_camera)
-        projected = project(sample_landmarks(face.shape_proxy, self.landmark_uv), output.camera)[..., :2]
+        landmarks = sample_landmark_patches(face.shape_proxy, self.landmark_uv)
+        projected = project(landmarks, output.camera)[..., :2]
         landmark_term = losses.landmark_loss(
             projected, batch.landmarks, batch.landmark_weights, normaliser=float(size)
         )

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 from facecraft.core.camera import project
 from facecraft.core.model import losses
 from facecraft.core.model.config import ObjectiveConfig, Variant
-from facecraft.core.model.model import DecodedFace, ModelOutput, sample_landmarks
+from facecraft.core.model.model import DecodedFace, ModelOutput, sample_landmark_patches
 from facecraft.core.model.perceptual import PerceptualNetwork, perceptual_loss
 from facecraft.core.render.renderer import Renderer, RenderResult
 from facecraft.core.render.unwrap import unwrap_image
@@ -139,8 +139,9 @@ class Objective(nn.Module):
         return [(name, results[index]) for index, (name, _, _) in enumerate(pairs)]
 
     def landmarks(self, shape: Tensor, output: ModelOutput) -> Tensor:
-        """``(B, 68, 2)`` landmarks of ``shape`` projected by the estimated camera."""
-        return project(sample_landmarks(shape, self.landmark_uv), output.camera)[..., :2]
+        """``(B, 68, 2)`` landmarks of ``shape`` (patch means, :func:`sample_landmark_patches`)
+        projected by the estimated camera."""
+        return project(sample_landmark_patches(shape, self.landmark_uv), output.camera)[..., :2]
 
     def forward(self, output: ModelOutput, targets: ObjectiveTargets) -> ObjectiveResult:
         config = self.config

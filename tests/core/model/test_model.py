@@ -128,3 +128,23 @@ def test_split_fusion_equals_a_conv_over_the_concatenated_pathways(template):
         weight = torch.cat([decoder.fusion_global.weight, decoder.fusion_local.weight], dim=1)
         expected = F.conv2d(torch.cat([global_features, local_features], dim=1), weight, padding=1)
         torch.testing.assert_close(decoder.fused_features(code), expected, atol=1e-4, rtol=1e-4)
+
+
+def test_landmark_patches_spread_the_gradient_and_keep_smooth_surfaces_exact():
+    from facecraft.core.model.model import LANDMARK_PATCH, sample_landmark_patches, sample_landmarks
+
+    rows, cols = torch.meshgrid(torch.arange(192.0), torch.arange(224.0), indexing="ij")
+    plane = torch.stack([cols * 0.01, rows * -0.02, cols * 0.003 + rows * 0.001])[None]  # linear in u, v
+    uv = torch.tensor([[0.5, 0.5], [0.3, 0.6], [0.71, 0.42]])
+    assert torch.allclose(sample_landmark_patches(plane, uv), sample_landmarks(plane, uv), atol=1e-5)
+
+    shape = plane.clone().requires_grad_(True)
+    sample_landmarks(shape, uv[:1]).sum().backward()
+    point_texels = int((shape.grad.abs().sum(1) > 0).sum())
+    shape.grad = None
+    sample_landmark_patches(shape, uv[:1]).sum().backward()
+    patch_texels = int((shape.grad.abs().sum(1) > 0).sum())
+    assert point_texels <= 4 and patch_texels >= LANDMARK_PATCH**2
+    assert float(shape.grad.abs().amax()) < 0.05  # no texel carries much of the pull
+    with pytest.raises(ValueError, match="odd"):
+        sample_landmark_patches(plane, uv, patch=4)
