@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from facecraft.core.camera import Camera
+from facecraft.core.conventions import UV_HEIGHT, UV_WIDTH
 from facecraft.core.model.config import ModelConfig
 from facecraft.core.model.decoder import DualPathwayDecoder, LinearDecoder
 from facecraft.core.model.encoder import Encoder
@@ -144,8 +144,13 @@ def sample_landmark_patches(shape: Tensor, landmark_uv: Tensor, patch: int = LAN
     """
     if patch < 1 or patch % 2 == 0:
         raise ValueError(f"patch must be an odd number of texels, got {patch}")
-    local_mean = F.avg_pool2d(shape, patch, stride=1, padding=patch // 2, count_include_pad=False)
-    return sample_landmarks(local_mean, landmark_uv)
+    # The mean of bilinear samples a whole texel apart (only around the landmarks, not a pooled map).
+    steps = torch.arange(patch, dtype=landmark_uv.dtype, device=landmark_uv.device) - patch // 2
+    rows, cols = torch.meshgrid(steps, steps, indexing="ij")
+    offsets = torch.stack([cols.flatten() / UV_WIDTH, rows.flatten() / UV_HEIGHT], dim=-1)  # (P, 2)
+    around = (landmark_uv[:, None, :] + offsets[None]).reshape(-1, 2)  # (N * P, 2)
+    points = sample_landmarks(shape, around)
+    return points.view(shape.shape[0], landmark_uv.shape[0], patch * patch, 3).mean(2)
 
 
 def sample_landmarks(shape: Tensor, landmark_uv: Tensor) -> Tensor:
