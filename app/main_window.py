@@ -52,12 +52,12 @@ from facecraft.app.workers import (
 )
 from facecraft.core.editing.paint import Rect
 from facecraft.core.export import write_image
+from facecraft.core.face.template import FaceTemplate
 from facecraft.core.image_io import LoadedImage
 from facecraft.core.outputs import export_mesh, to_uint8
 from facecraft.core.render.gl import DisplayMode
 from facecraft.core.render.turntable import TurntableSettings
 from facecraft.core.session import SUFFIX, LoadedSession, save_session
-from facecraft.core.template import FaceTemplate
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.tif *.tiff *.bmp);;All files (*)"
 SESSION_FILTER = f"FaceCraft sessions (*{SUFFIX})"

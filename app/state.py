@@ -22,10 +22,10 @@ from facecraft.core.editing.paint import Rect
 from facecraft.core.editing.reference import Reference
 from facecraft.core.editing.transfer import add_transfer
 from facecraft.core.editor import FaceEditor
+from facecraft.core.face.template import FaceTemplate
 from facecraft.core.fitting import DEFAULT_FIDELITY
 from facecraft.core.image_io import LoadedImage
 from facecraft.core.relighting import ReferenceLight, RelightSettings
-from facecraft.core.template import FaceTemplate
 
 
 class Tool(StrEnum):

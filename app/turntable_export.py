@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from facecraft.core.editing.layers import apply_to_albedo
 from facecraft.core.editor import FaceEditor
 from facecraft.core.errors import FaceCraftError
+from facecraft.core.face.template import FaceTemplate
 from facecraft.core.outputs import to_uint8
 from facecraft.core.render.turntable import (
     ExportCancelled,
@@ -35,7 +36,6 @@ from facecraft.core.render.turntable import (
     TurntableSettings,
     write_turntable,
 )
-from facecraft.core.template import FaceTemplate
 
 VIDEO_FILTER = "MP4 video (*.mp4);;Animated GIF (*.gif)"
 SIZES = (256, 384, 512, 768, 1024)

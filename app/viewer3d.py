@@ -35,10 +35,10 @@ from PySide6.QtGui import (
 from PySide6.QtOpenGL import QOpenGLWindow
 from PySide6.QtWidgets import QToolTip, QVBoxLayout, QWidget
 
+from facecraft.core.face.template import FaceTemplate
 from facecraft.core.render.gl import DisplayMode, GLCamera, GLFaceRenderer
 from facecraft.core.render.pick import pick_uv
 from facecraft.core.render.shading import ambient_light, directional_light
-from facecraft.core.template import FaceTemplate
 
 CONTROLS_HINT = "Drag to orbit, right-drag to pan, wheel to zoom, double-click or R to reset"
 GL_RENDERER = 0x1F01

@@ -29,15 +29,15 @@ from facecraft.app.threads import lower_this_thread_priority
 from facecraft.app.viewer3d import viewer_lighting
 from facecraft.core.composite import shading_under
 from facecraft.core.decompose import Decomposer, Decomposition
-from facecraft.core.detection import DetectedFace
 from facecraft.core.editing.document import EditDocument
 from facecraft.core.editor import FaceEditor
 from facecraft.core.errors import FaceCraftError, naming_file
+from facecraft.core.face.detection import DetectedFace
+from facecraft.core.face.template import FaceTemplate
 from facecraft.core.fitting import FitCancelled, FitProgress, decode_state
 from facecraft.core.image_io import LoadedImage, load_image
 from facecraft.core.outputs import to_uint8
 from facecraft.core.session import load_session
-from facecraft.core.template import FaceTemplate
 
 PREVIEW_INTERVAL_S = 0.4
 """Least time between two live previews of a running fit."""

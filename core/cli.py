@@ -163,7 +163,7 @@ def main(argv: Sequence[str]) -> int:
 
 def run_detect(args: argparse.Namespace) -> int:
     """``facecraft detect``: JSON per photo; bad photos reported on stderr and skipped."""
-    from facecraft.core.detection import FaceDetector
+    from facecraft.core.face.detection import FaceDetector
     from facecraft.core.image_io import load_image
 
     photos = args.photos or [resource_path(SAMPLE_PHOTO)]
@@ -222,8 +222,8 @@ def run_decompose(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from facecraft.core.decompose import Decomposer
+    from facecraft.core.face.template import load_template
     from facecraft.core.reconstruction import ReconstructionRenderer
-    from facecraft.core.template import load_template
 
     photos = args.photos or [resource_path(SAMPLE_PHOTO)]
     fidelity = DEFAULT_FIDELITY if args.fidelity is None else args.fidelity

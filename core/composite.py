@@ -32,10 +32,10 @@ import torch
 from facecraft.core.camera import project
 from facecraft.core.decompose import Decomposition
 from facecraft.core.editing.paint import Rect
+from facecraft.core.face.template import FaceTemplate
 from facecraft.core.render.rasterize import barycentric_coordinates, rasterize
 from facecraft.core.render.shading import sh_shading
 from facecraft.core.render.texture import interpolate
-from facecraft.core.template import FaceTemplate
 
 TILE = 64
 """Side of the photo tiles whose canvas bounds decide what a canvas change touches."""

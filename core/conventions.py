@@ -43,7 +43,7 @@ Rendering
 
 MediaPipe landmarks
     Face Mesh gives ``(x, y, z)`` normalised by the image width and height with
-    the origin at the image's top-left *corner*; :mod:`facecraft.core.detection`
+    the origin at the image's top-left *corner*; :mod:`facecraft.core.face.detection`
     converts them to image pixels (centre convention above) and scales ``z`` by
     the image width, so the three axes share one pixel unit (``z`` grows away
     from the camera).

@@ -20,9 +20,10 @@ import torch
 from torch import Tensor
 
 from facecraft.core.camera import Camera, CropTransform, project
-from facecraft.core.crop import crop_image, face_crop
-from facecraft.core.detection import DetectedFace, FaceDetector
 from facecraft.core.errors import NoFaceFound
+from facecraft.core.face.crop import crop_image, face_crop
+from facecraft.core.face.detection import DetectedFace, FaceDetector
+from facecraft.core.face.template import FaceTemplate, load_template
 from facecraft.core.fit_geometry import mesh_in_crop
 from facecraft.core.fitting import (
     CancelCheck,
@@ -40,7 +41,6 @@ from facecraft.core.render.renderer import Renderer, RenderResult, texel_visibil
 from facecraft.core.render.shading import sh_shading, uv_normals
 from facecraft.core.render.unwrap import sample_photo
 from facecraft.core.resources import resource_path
-from facecraft.core.template import FaceTemplate, load_template
 
 DEFAULT_WEIGHTS = "weights/facecraft.pt"
 """The shipped model, relative to the resources folder."""

@@ -22,10 +22,10 @@ from facecraft.core.editing.albedo import CANVAS_SCALE, canvas_size, detailed_al
 from facecraft.core.editing.document import EditDocument
 from facecraft.core.editing.layers import apply_to_albedo
 from facecraft.core.editing.paint import Rect
+from facecraft.core.face.template import FaceTemplate
 from facecraft.core.image_io import to_rgb8
 from facecraft.core.outputs import to_uint8
 from facecraft.core.reconstruction import paint_reconstruction
-from facecraft.core.template import FaceTemplate
 
 
 class FaceEditor:

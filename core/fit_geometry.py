@@ -27,10 +27,10 @@ from torch import Tensor
 
 from facecraft.core.camera import Camera, CropTransform, euler_to_rotation, project
 from facecraft.core.conventions import UV_HEIGHT, UV_WIDTH
-from facecraft.core.landmark_indices import MEDIAPIPE_MESH_COUNT
+from facecraft.core.face.landmark_indices import MEDIAPIPE_MESH_COUNT
+from facecraft.core.face.template import FaceTemplate
 from facecraft.core.mesh_fit import MeshToUV, UVInterpolator, fit_face_mesh
 from facecraft.core.model.model import sample_landmarks
-from facecraft.core.template import FaceTemplate
 
 LANDMARK_PASSES = 3
 """Corrections towards the 68 landmarks (each removes most of what bilinear sampling left)."""

@@ -39,6 +39,7 @@ from torch import Tensor
 
 from facecraft.core.appearance import alternate, facing_trust, solve_lighting
 from facecraft.core.camera import Camera
+from facecraft.core.face.template import FaceTemplate
 from facecraft.core.fit_geometry import MeshConstraint, MeshTarget, similarity_camera
 from facecraft.core.fit_state import (
     DEFAULT_FIDELITY,
@@ -65,7 +66,6 @@ from facecraft.core.model.model import DecodedFace, FaceModel, ModelOutput
 from facecraft.core.render.renderer import Renderer
 from facecraft.core.render.shading import ambient_light
 from facecraft.core.render.unwrap import unwrap_image
-from facecraft.core.template import FaceTemplate
 
 __all__ = [  # the schedule and state types live in fit_state; importers may take them from here
     "DEFAULT_FIDELITY",

@@ -19,8 +19,8 @@ from torch import Tensor
 
 from facecraft.core.camera import Camera, rotation_to_euler
 from facecraft.core.conventions import UV_HEIGHT, UV_WIDTH, texel_centres_uv
-from facecraft.core.landmark_indices import MEDIAPIPE_MESH_COUNT
-from facecraft.core.template import FaceTemplate
+from facecraft.core.face.landmark_indices import MEDIAPIPE_MESH_COUNT
+from facecraft.core.face.template import FaceTemplate
 
 
 @dataclass(frozen=True)

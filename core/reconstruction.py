@@ -32,8 +32,8 @@ from facecraft.core.composite import SurfaceMap, build_surface_map, sample_uv_ma
 from facecraft.core.decompose import Decomposition
 from facecraft.core.editing.albedo import canvas_size
 from facecraft.core.editing.paint import Rect
+from facecraft.core.face.template import FaceTemplate
 from facecraft.core.render.gl import DisplayMode, GLCamera, GLError, GLFaceRenderer, create_headless_context
-from facecraft.core.template import FaceTemplate
 
 _UNLIT = np.zeros((3, 9))
 """Lighting handed to the GL renderer in :attr:`DisplayMode.ALBEDO`, which ignores it."""

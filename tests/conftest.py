@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from facecraft.core.decompose import Decomposer, Decomposition
-from facecraft.core.detection import FaceDetector
+from facecraft.core.face.detection import FaceDetector
+from facecraft.core.face.template import FaceTemplate, load_template
 from facecraft.core.image_io import load_image
 from facecraft.core.resources import resource_path
-from facecraft.core.template import FaceTemplate, load_template
 from facecraft.training.faces_data import DEFAULT_DATA_DIR
 
 ASTRONAUT = resource_path("samples/astronaut.jpg")

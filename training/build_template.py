@@ -32,7 +32,7 @@ from scipy import interpolate, ndimage
 from scipy.optimize import linear_sum_assignment
 
 from facecraft.core.conventions import UV_HEIGHT, UV_WIDTH, texel_centres_uv, texel_to_uv, uv_to_texel
-from facecraft.core.landmark_indices import (
+from facecraft.core.face.landmark_indices import (
     IBUG_LEFT_BROW,
     IBUG_LEFT_EYE,
     IBUG_MIRROR,
@@ -44,9 +44,7 @@ from facecraft.core.landmark_indices import (
     MP_LEFT_EYE_OUTER,
     MP_RIGHT_EYE_OUTER,
 )
-from facecraft.core.mesh_fit import similarity
-from facecraft.core.resources import resource_path
-from facecraft.core.template import (
+from facecraft.core.face.template import (
     PART_NAMES,
     PART_SIZE_MULTIPLE,
     TEMPLATE_FILE,
@@ -55,6 +53,8 @@ from facecraft.core.template import (
     UVBox,
     save_template,
 )
+from facecraft.core.mesh_fit import similarity
+from facecraft.core.resources import resource_path
 from facecraft.training.faces_data import DEFAULT_CACHE_DIR, DEFAULT_DATA_DIR
 from facecraft.training.mesh_cache import load_or_build
 

@@ -23,8 +23,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from facecraft.core.landmark_indices import IBUG_MIRROR
-from facecraft.core.template import FaceTemplate
+from facecraft.core.face.landmark_indices import IBUG_MIRROR
+from facecraft.core.face.template import FaceTemplate
 from facecraft.training.image_augment import augment_images
 from facecraft.training.prepare_data import PreparedSplit
 

@@ -40,14 +40,14 @@ from tqdm import tqdm
 from facecraft.core.atomic import write_bytes_atomically
 from facecraft.core.camera import Camera, project
 from facecraft.core.errors import FaceCraftError
-from facecraft.core.landmark_indices import nme
+from facecraft.core.face.landmark_indices import nme
+from facecraft.core.face.template import FaceTemplate, load_template
 from facecraft.core.mesh_fit import MeshToUV, pseudo_shape
 from facecraft.core.model import losses
 from facecraft.core.model.io import load_model
 from facecraft.core.model.model import FaceModel, ModelOutput
 from facecraft.core.render.renderer import Renderer
 from facecraft.core.render.shading import ambient_light, directional_light
-from facecraft.core.template import FaceTemplate, load_template
 from facecraft.training.faces_data import DEFAULT_CACHE_DIR
 from facecraft.training.prepare_data import PREPARED_DIR, PreparedSplit, load_split
 from facecraft.training.supervision import mesh_points, shape_deviation_correlation

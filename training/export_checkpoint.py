@@ -19,9 +19,9 @@ from typing import Any
 
 import torch
 
+from facecraft.core.face.template import load_template
 from facecraft.core.model.io import save_model
 from facecraft.core.model.model import FaceModel
-from facecraft.core.template import load_template
 from facecraft.training.config import TrainConfig
 
 

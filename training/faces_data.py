@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facecraft.core.landmark_indices import IBUG_COUNT
+from facecraft.core.face.landmark_indices import IBUG_COUNT
 
 DEFAULT_DATA_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "faces"
 """``../shared/data/faces`` beside the repository checkout."""

@@ -19,14 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
-from facecraft.core.landmark_indices import (
+from facecraft.core.face.landmark_indices import (
     IBUG_COUNT,
     IBUG_GROUPS,
     MEDIAPIPE_COUNT,
     nme,
     outer_eye_distance,
 )
-from facecraft.core.landmark_map import LANDMARK_MAP_FILE, Landmark68Map
+from facecraft.core.face.landmark_map import LANDMARK_MAP_FILE, Landmark68Map
 from facecraft.core.resources import resource_path
 from facecraft.training.faces_data import DEFAULT_CACHE_DIR, DEFAULT_DATA_DIR
 from facecraft.training.mesh_cache import MeshCache, load_or_build

@@ -22,10 +22,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from facecraft.core.face.template import load_template
 from facecraft.core.model.io import load_model
 from facecraft.core.model.model import FaceModel
 from facecraft.core.model.objective import LossTerms, Objective, ObjectiveTargets
-from facecraft.core.template import load_template
 from facecraft.training.config import Stage, TrainConfig
 from facecraft.training.dataset import FaceBatch, PreparedFaces, collate
 from facecraft.training.prepare_data import load_split

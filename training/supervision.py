@@ -26,13 +26,13 @@ from torch import Tensor
 
 from facecraft.core.appearance import facing_trust, solve_lighting
 from facecraft.core.camera import CAMERA_PARAMS, Camera, CropTransform, project
+from facecraft.core.face.template import FaceTemplate
 from facecraft.core.mesh_fit import MeshToUV
 from facecraft.core.model import losses
 from facecraft.core.model.model import ModelOutput, sample_landmark_patches, sample_landmarks
 from facecraft.core.render.renderer import Renderer
 from facecraft.core.render.shading import ambient_light
 from facecraft.core.render.unwrap import unwrap_image
-from facecraft.core.template import FaceTemplate
 from facecraft.training.config import PoseWeights, PretrainWeights
 from facecraft.training.dataset import FaceBatch
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from facecraft.core.face.template import FaceTemplate
 from facecraft.core.render.shading import uv_normals
-from facecraft.core.template import FaceTemplate
 
 LIGHT = np.array([0.3, 0.4, 1.0]) / np.linalg.norm([0.3, 0.4, 1.0])
 

@@ -40,6 +40,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from facecraft.core.atomic import write_bytes_atomically
+from facecraft.core.face.template import FaceTemplate, load_template
 from facecraft.core.model.config import ModelConfig, ObjectiveConfig
 from facecraft.core.model.io import save_model
 from facecraft.core.model.model import FaceModel
@@ -47,7 +48,6 @@ from facecraft.core.model.objective import Objective, ObjectiveTargets
 from facecraft.core.model.perceptual import PerceptualNetwork
 from facecraft.core.model.precision import bf16_is_native
 from facecraft.core.render.renderer import Renderer
-from facecraft.core.template import FaceTemplate, load_template
 from facecraft.training.config import Stage, StageConfig, TrainConfig
 from facecraft.training.dataset import FaceBatch, PreparedFaces, collate
 from facecraft.training.prepare_data import load_split

@@ -19,8 +19,8 @@ import torch
 from facecraft.core.camera import project
 from facecraft.core.conventions import UV_HEIGHT, UV_WIDTH
 from facecraft.core.decompose import Decomposition
+from facecraft.core.face.template import FaceTemplate
 from facecraft.core.render.unwrap import sample_photo
-from facecraft.core.template import FaceTemplate
 
 CANVAS_SCALE = 6
 """Canvas texels per model texel: 1152 x 1344, above the 1024² the editor needs."""

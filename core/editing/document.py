@@ -26,7 +26,7 @@ from facecraft.core.editing.history import (
 from facecraft.core.editing.layers import Layer, LayerKind, MakeupSpec, StickerPlacement, flatten
 from facecraft.core.editing.paint import BrushStroke, Rect, rasterize_sticker
 from facecraft.core.editing.regions import makeup_mask
-from facecraft.core.template import FaceTemplate
+from facecraft.core.face.template import FaceTemplate
 
 HISTORY_LIMIT = 200
 """Undo steps kept; the oldest are dropped beyond this."""

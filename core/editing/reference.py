@@ -18,14 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from facecraft.core.decompose import Decomposer, Decomposition
-from facecraft.core.detection import DetectedFace
 from facecraft.core.editing.albedo import albedo_sources
 from facecraft.core.editing.paint import Rect
 from facecraft.core.editing.regions import makeup_mask
 from facecraft.core.errors import FaceCraftError, NoFaceFound, naming_file
+from facecraft.core.face.detection import DetectedFace
+from facecraft.core.face.template import FaceTemplate
 from facecraft.core.fitting import DEFAULT_FIDELITY, CancelCheck, ProgressCallback
 from facecraft.core.image_io import load_image
-from facecraft.core.template import FaceTemplate
 
 SEEN = 0.5
 """A texel whose seen-weight reaches this counts as seen."""

@@ -24,7 +24,7 @@ import numpy as np
 
 from facecraft.core.conventions import uv_to_texel
 from facecraft.core.editing.paint import Rect
-from facecraft.core.template import FaceTemplate
+from facecraft.core.face.template import FaceTemplate
 
 MAKEUP_REGIONS = ("lips", "cheeks", "eyelids")
 """The regions of the makeup presets."""

@@ -31,7 +31,7 @@ from facecraft.core.editing.layers import Layer, TransferSpec, encode_offset
 from facecraft.core.editing.paint import Rect
 from facecraft.core.editing.reference import Reference, ReferencePhotoError, mask_bounds, skin_tone
 from facecraft.core.editing.regions import TRANSFER_REGIONS, makeup_mask
-from facecraft.core.template import FaceTemplate
+from facecraft.core.face.template import FaceTemplate
 
 PAINTED = "painted"
 """The region name of a mask painted on the reference's UV."""

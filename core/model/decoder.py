@@ -20,8 +20,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from facecraft.core.conventions import UV_HEIGHT, UV_WIDTH
+from facecraft.core.face.template import PART_NAMES, PART_SIZE_MULTIPLE, UVBox
 from facecraft.core.model.config import ModelConfig
-from facecraft.core.template import PART_NAMES, PART_SIZE_MULTIPLE, UVBox
 
 GLOBAL_GRID = (UV_HEIGHT // 32, UV_WIDTH // 32)
 """6x7: the global pathway's first grid, five x2 stages below 192x224."""

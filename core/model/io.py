@@ -18,9 +18,9 @@ import torch
 
 from facecraft.core.atomic import write_bytes_atomically
 from facecraft.core.errors import ResourceError
+from facecraft.core.face.template import FaceTemplate
 from facecraft.core.model.config import ModelConfig
 from facecraft.core.model.model import FaceModel
-from facecraft.core.template import FaceTemplate
 
 MODEL_FORMAT = "facecraft-nonlinear-3dmm"
 MODEL_VERSION = 1

@@ -15,11 +15,11 @@ from torch import Tensor, nn
 
 from facecraft.core.camera import Camera
 from facecraft.core.conventions import UV_HEIGHT, UV_WIDTH
+from facecraft.core.face.template import FaceTemplate
 from facecraft.core.model.config import ModelConfig
 from facecraft.core.model.decoder import DualPathwayDecoder, LinearDecoder
 from facecraft.core.model.encoder import Encoder
 from facecraft.core.render.texture import sample_texture
-from facecraft.core.template import FaceTemplate
 
 
 @dataclass(frozen=True)

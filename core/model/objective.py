@@ -16,13 +16,13 @@ import torch
 from torch import Tensor, nn
 
 from facecraft.core.camera import project
+from facecraft.core.face.template import FaceTemplate
 from facecraft.core.model import losses
 from facecraft.core.model.config import ObjectiveConfig, Variant
 from facecraft.core.model.model import DecodedFace, ModelOutput, sample_landmark_patches
 from facecraft.core.model.perceptual import PerceptualNetwork, perceptual_loss
 from facecraft.core.render.renderer import Renderer, RenderResult
 from facecraft.core.render.unwrap import unwrap_image
-from facecraft.core.template import FaceTemplate
 
 
 @dataclass(frozen=True)

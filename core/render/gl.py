@@ -25,8 +25,8 @@ import torch
 from facecraft.core.camera import Camera, euler_to_rotation
 from facecraft.core.conventions import UV_HEIGHT, UV_WIDTH
 from facecraft.core.errors import FaceCraftError
+from facecraft.core.face.template import FaceTemplate
 from facecraft.core.render.shading import SH_COEFFICIENTS, sh_basis, uv_normals
-from facecraft.core.template import FaceTemplate
 
 DEFAULT_TILE = 4096
 """Largest framebuffer side used when rendering big frames."""

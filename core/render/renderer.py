@@ -24,10 +24,10 @@ from torch import Tensor, nn
 
 from facecraft.core.camera import Camera, project
 from facecraft.core.conventions import UV_HEIGHT, UV_WIDTH
+from facecraft.core.face.template import FaceTemplate
 from facecraft.core.render.rasterize import Fragments, barycentric_coordinates, rasterize
 from facecraft.core.render.shading import SH_COEFFICIENTS, sh_shading, uv_normals
 from facecraft.core.render.texture import interpolate, sample_texture
-from facecraft.core.template import FaceTemplate
 
 VISIBILITY_DEPTH_TOLERANCE = 2.0
 """Pixels of depth by which a texel may lie behind the z-buffer and still count as visible."""

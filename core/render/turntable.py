@@ -31,6 +31,7 @@ from PIL import Image
 
 from facecraft.core.conventions import UV_HEIGHT, UV_WIDTH
 from facecraft.core.errors import ExportError, FaceCraftError, naming_file
+from facecraft.core.face.template import FaceTemplate
 from facecraft.core.render.gl import (
     DisplayMode,
     GLCamera,
@@ -38,7 +39,6 @@ from facecraft.core.render.gl import (
     GLFaceRenderer,
     create_headless_context,
 )
-from facecraft.core.template import FaceTemplate
 
 FORMATS = {".mp4": "FFMPEG", ".gif": "GIF"}
 """Supported file suffixes and the imageio format writing each."""

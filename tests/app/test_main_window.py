@@ -244,7 +244,7 @@ def test_missing_weights_say_what_to_do(qtbot, tmp_path, monkeypatch):
     from facecraft.app.main_window import MainWindow
     from facecraft.app.workers import DecompositionRunner, prepare_face
     from facecraft.core.errors import ResourceError
-    from facecraft.core.template import load_template
+    from facecraft.core.face.template import load_template
 
     shown = []
     monkeypatch.setattr(

@@ -19,11 +19,11 @@ import platform
 import torch
 from timing import wall_ms
 
+from facecraft.core.face.template import load_template
 from facecraft.core.model.config import ModelConfig, ObjectiveConfig, Variant
 from facecraft.core.model.model import FaceModel
 from facecraft.core.model.objective import Objective, ObjectiveTargets
 from facecraft.core.model.perceptual import PerceptualNetwork
-from facecraft.core.template import load_template
 
 
 def main() -> None:

@@ -24,9 +24,9 @@ import torch
 from timing import wall_ms
 
 from facecraft.core.camera import Camera
+from facecraft.core.face.template import load_template
 from facecraft.core.render import Renderer, ambient_light, directional_light
 from facecraft.core.render.gl import DisplayMode, GLCamera, GLFaceRenderer, create_headless_context
-from facecraft.core.template import load_template
 
 
 def peak_rss_mb() -> float:

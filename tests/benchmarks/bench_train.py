@@ -27,8 +27,8 @@ from pathlib import Path
 
 import torch
 
+from facecraft.core.face.template import load_template
 from facecraft.core.model.config import ObjectiveConfig
-from facecraft.core.template import load_template
 from facecraft.training.config import Stage, StageConfig, TrainConfig
 from facecraft.training.process import jemalloc_active, relaunch_with_jemalloc
 from facecraft.training.train import Trainer

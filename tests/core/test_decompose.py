@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from facecraft.core.conventions import UV_HEIGHT, UV_WIDTH
-from facecraft.core.crop import crop_image
 from facecraft.core.errors import NoFaceFound
+from facecraft.core.face.crop import crop_image
 from facecraft.core.render.renderer import Renderer
 
 

@@ -20,8 +20,8 @@ from facecraft.core.export import (
     write_ply,
     write_textured_obj,
 )
+from facecraft.core.face.template import FaceTemplate
 from facecraft.core.image_io import load_image
-from facecraft.core.template import FaceTemplate
 
 
 def _gradient(h: int = 24, w: int = 32) -> np.ndarray:

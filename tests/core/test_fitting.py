@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from facecraft.core.crop import crop_image, face_crop
+from facecraft.core.face.crop import crop_image, face_crop
 from facecraft.core.fit_geometry import mesh_in_crop
 from facecraft.core.fitting import (
     DETAIL_STEPS,

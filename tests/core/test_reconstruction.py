@@ -13,8 +13,8 @@ import pytest
 from facecraft.core import reconstruction
 from facecraft.core.decompose import Decomposition
 from facecraft.core.editor import FaceEditor
+from facecraft.core.face.template import FaceTemplate
 from facecraft.core.render.gl import GLError
-from facecraft.core.template import FaceTemplate
 
 UPSCALE = 3
 # Measured on the astronaut (fidelity 0.25) at 2x, 3x and 4x (33k to 131k face pixels): mask IoU

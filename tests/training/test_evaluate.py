@@ -13,8 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
-from facecraft.core.crop import crop_image, face_crop
-from facecraft.core.landmark_indices import IBUG_MIRROR, nme
+from facecraft.core.face.crop import crop_image, face_crop
+from facecraft.core.face.landmark_indices import IBUG_MIRROR, nme
 from facecraft.core.model import losses
 from facecraft.core.model.config import DecoderConfig, EncoderConfig, ModelConfig, Variant
 from facecraft.core.model.io import save_model

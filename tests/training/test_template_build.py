@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from facecraft.core.face.template import PART_SIZE_MULTIPLE
 from facecraft.core.mesh_fit import similarity
-from facecraft.core.template import PART_SIZE_MULTIPLE
 from facecraft.training.build_template import (
     grid_mesh,
     mirror_consistent,
@@ -89,8 +89,8 @@ def test_pts_files_and_manifest(data_dir):
 
 @pytest.mark.data
 def test_mesh_cache_on_a_few_photos(data_dir, tmp_path):
-    from facecraft.core.landmark_indices import nme
-    from facecraft.core.landmark_map import Landmark68Map
+    from facecraft.core.face.landmark_indices import nme
+    from facecraft.core.face.landmark_map import Landmark68Map
     from facecraft.training.mesh_cache import build_cache, load_cache, save_cache
 
     cache = build_cache(data_dir, limit=4)

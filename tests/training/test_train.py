@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from facecraft.core.camera import Camera, project
-from facecraft.core.crop import crop_image, face_crop
+from facecraft.core.face.crop import crop_image, face_crop
 from facecraft.core.mesh_fit import MeshToUV
 from facecraft.core.model.config import DecoderConfig, EncoderConfig, ModelConfig, ObjectiveConfig, PoseHead
 from facecraft.core.model.io import load_model

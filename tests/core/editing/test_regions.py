@@ -8,7 +8,7 @@ import pytest
 
 from facecraft.core.conventions import UV_HEIGHT, UV_WIDTH, uv_to_texel
 from facecraft.core.editing.regions import TRANSFER_REGIONS, makeup_mask
-from facecraft.core.template import FaceTemplate
+from facecraft.core.face.template import FaceTemplate
 
 SCALES = (1, 6)
 """Canvas sizes tested: the model's 192x224 and the editor's 1152x1344."""

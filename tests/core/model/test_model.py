@@ -6,10 +6,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from facecraft.core.face.template import PART_NAMES
 from facecraft.core.model.config import DecoderConfig, ModelConfig, ObjectiveConfig, Variant
 from facecraft.core.model.decoder import DualPathwayDecoder, LocalPathway
 from facecraft.core.model.model import FaceModel
-from facecraft.core.template import PART_NAMES
 
 
 @pytest.fixture(scope="module", params=list(Variant), ids=lambda v: v.value)

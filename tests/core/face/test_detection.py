@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import skimage.data
 
-from facecraft.core.detection import FaceDetector, MeshDetector
 from facecraft.core.errors import NoFaceFound
-from facecraft.core.landmark_indices import IBUG_LEFT_EYE, IBUG_RIGHT_EYE, MEDIAPIPE_COUNT
+from facecraft.core.face.detection import FaceDetector, MeshDetector
+from facecraft.core.face.landmark_indices import IBUG_LEFT_EYE, IBUG_RIGHT_EYE, MEDIAPIPE_COUNT
 
 # Read by eye off a zoomed, gridded view of the astronaut photo (pixel centres, 0-based).
 HAND_PLACED = {
@@ -92,7 +92,7 @@ def test_small_face_is_found_by_the_closer_look(detector, astronaut_rgb):
 
 
 def test_search_windows_cover_the_image():
-    from facecraft.core.detection import fine_search_windows, search_windows
+    from facecraft.core.face.detection import fine_search_windows, search_windows
 
     assert search_windows(500, 520) == [(0, 0, 520, 500)]
     wide = search_windows(400, 1000)
@@ -141,7 +141,7 @@ def test_detector_arguments_are_checked():
 
 
 def test_detector_uses_the_given_landmark_map(astronaut_rgb):
-    from facecraft.core.landmark_map import Landmark68Map
+    from facecraft.core.face.landmark_map import Landmark68Map
 
     nose_only = np.zeros((68, MEDIAPIPE_COUNT))
     nose_only[:, 1] = 1.0  # every iBUG point at Face Mesh vertex 1, the nose tip

@@ -17,7 +17,7 @@ import numpy as np
 
 from facecraft.core.conventions import UV_HEIGHT, UV_WIDTH, uv_to_texel
 from facecraft.core.errors import ResourceError
-from facecraft.core.landmark_indices import IBUG_COUNT, MEDIAPIPE_MESH_COUNT
+from facecraft.core.face.landmark_indices import IBUG_COUNT, MEDIAPIPE_MESH_COUNT
 from facecraft.core.resources import resource_path
 
 TEMPLATE_FILE = "template.npz"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from facecraft.core.crop import crop_image, face_crop
+from facecraft.core.face.crop import crop_image, face_crop
 
 
 def bright_spot_centre(image: np.ndarray) -> np.ndarray:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from facecraft.core.errors import ResourceError
-from facecraft.core.landmark_indices import IBUG_MIRROR, MEDIAPIPE_COUNT, nme, outer_eye_distance
-from facecraft.core.landmark_map import Landmark68Map
+from facecraft.core.face.landmark_indices import IBUG_MIRROR, MEDIAPIPE_COUNT, nme, outer_eye_distance
+from facecraft.core.face.landmark_map import Landmark68Map
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +94,7 @@ def test_nme_and_mirror_table():
 @pytest.mark.data
 def test_map_accuracy_on_val_photos(data_dir, landmark_map):
     """A handful of val photos detected afresh: the shipped map stays near the annotations."""
-    from facecraft.core.detection import MeshDetector
+    from facecraft.core.face.detection import MeshDetector
     from facecraft.core.image_io import load_image
     from facecraft.training.faces_data import landmarked_photos, read_pts
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from facecraft.core.errors import ResourceError
-from facecraft.core.landmark_indices import IBUG_COUNT, MEDIAPIPE_COUNT
+from facecraft.core.face.landmark_indices import IBUG_COUNT, MEDIAPIPE_COUNT
 from facecraft.core.resources import resource_path
 
 LANDMARK_MAP_FILE = "landmark68_map.npz"

@@ -2,7 +2,7 @@
 
 :class:`MeshDetector` finds every face and its 478 Face Mesh vertices in image
 pixels; :class:`FaceDetector` adds the 68 iBUG landmarks through the shipped
-:class:`~facecraft.core.landmark_map.Landmark68Map` and orders faces largest
+:class:`~facecraft.core.face.landmark_map.Landmark68Map` and orders faces largest
 first. Coordinates follow :mod:`facecraft.core.conventions`.
 """
 
@@ -17,8 +17,8 @@ import cv2
 import numpy as np
 
 from facecraft.core.errors import NoFaceFound
-from facecraft.core.landmark_indices import MEDIAPIPE_COUNT
-from facecraft.core.landmark_map import Landmark68Map
+from facecraft.core.face.landmark_indices import MEDIAPIPE_COUNT
+from facecraft.core.face.landmark_map import Landmark68Map
 
 DEFAULT_MAX_SIDE = 1920
 """Images are downscaled so that their longer side is at most this before detection."""

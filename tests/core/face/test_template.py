@@ -9,7 +9,7 @@ import pytest
 
 from facecraft.core.conventions import UV_HEIGHT, UV_WIDTH, uv_to_texel
 from facecraft.core.errors import ResourceError
-from facecraft.core.landmark_indices import (
+from facecraft.core.face.landmark_indices import (
     IBUG_LEFT_EYE,
     IBUG_MIRROR,
     IBUG_MOUTH,
@@ -18,7 +18,7 @@ from facecraft.core.landmark_indices import (
     MP_LEFT_EYE_OUTER,
     MP_RIGHT_EYE_OUTER,
 )
-from facecraft.core.template import (
+from facecraft.core.face.template import (
     PART_NAMES,
     PART_SIZE_MULTIPLE,
     FaceTemplate,
