@@ -13,8 +13,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from facecraft.core.errors import FaceCraftError
 from facecraft.core.face.template import load_template
+from facecraft.core.io.session import SUFFIX
 from facecraft.core.resources import resource_path
-from facecraft.core.session import SUFFIX
 
 SAMPLE_PHOTO = "samples/astronaut.jpg"
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256)

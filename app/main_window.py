@@ -51,13 +51,13 @@ from facecraft.app.workers import (
     shaded_geometry,
 )
 from facecraft.core.editing.paint import Rect
-from facecraft.core.export import write_image
 from facecraft.core.face.template import FaceTemplate
-from facecraft.core.image_io import LoadedImage
-from facecraft.core.outputs import export_mesh, to_uint8
+from facecraft.core.io.image_read import LoadedImage
+from facecraft.core.io.meshes import write_image
+from facecraft.core.io.records import export_mesh, to_uint8
+from facecraft.core.io.session import SUFFIX, LoadedSession, save_session
 from facecraft.core.render.gl import DisplayMode
 from facecraft.core.render.turntable import TurntableSettings
-from facecraft.core.session import SUFFIX, LoadedSession, save_session
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.tif *.tiff *.bmp);;All files (*)"
 SESSION_FILTER = f"FaceCraft sessions (*{SUFFIX})"

@@ -42,7 +42,7 @@ from facecraft.core.editing.layers import TransferSpec
 from facecraft.core.editing.reference import SEEN, Reference
 from facecraft.core.editing.transfer import PAINTED
 from facecraft.core.errors import FaceCraftError
-from facecraft.core.outputs import to_uint8
+from facecraft.core.io.records import to_uint8
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.tif *.tiff *.bmp);;All files (*)"
 REGIONS = (

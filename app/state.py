@@ -24,7 +24,7 @@ from facecraft.core.editing.transfer import add_transfer
 from facecraft.core.editor import FaceEditor
 from facecraft.core.face.template import FaceTemplate
 from facecraft.core.fitting import DEFAULT_FIDELITY
-from facecraft.core.image_io import LoadedImage
+from facecraft.core.io.image_read import LoadedImage
 from facecraft.core.relighting import ReferenceLight, RelightSettings
 
 

@@ -29,7 +29,7 @@ from facecraft.core.editing.layers import apply_to_albedo
 from facecraft.core.editor import FaceEditor
 from facecraft.core.errors import FaceCraftError
 from facecraft.core.face.template import FaceTemplate
-from facecraft.core.outputs import to_uint8
+from facecraft.core.io.records import to_uint8
 from facecraft.core.render.turntable import (
     ExportCancelled,
     TurntableScene,

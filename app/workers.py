@@ -35,9 +35,9 @@ from facecraft.core.errors import FaceCraftError, naming_file
 from facecraft.core.face.detection import DetectedFace
 from facecraft.core.face.template import FaceTemplate
 from facecraft.core.fitting import FitCancelled, FitProgress, decode_state
-from facecraft.core.image_io import LoadedImage, load_image
-from facecraft.core.outputs import to_uint8
-from facecraft.core.session import load_session
+from facecraft.core.io.image_read import LoadedImage, load_image
+from facecraft.core.io.records import to_uint8
+from facecraft.core.io.session import load_session
 
 PREVIEW_INTERVAL_S = 0.4
 """Least time between two live previews of a running fit."""
@@ -308,7 +308,7 @@ class PreparedFace:
 def prepare_face(engine: Decomposer, request: DecomposeRequest, decomposition: Decomposition) -> PreparedFace:
     """Post-processing for the GUI: the editor, its detailed albedo and the full-resolution panes.
 
-    ``request.tag`` must be the :class:`~facecraft.core.image_io.LoadedImage` of ``request.rgb``.
+    ``request.tag`` must be the :class:`~facecraft.core.io.image_read.LoadedImage` of ``request.rgb``.
     """
     photo = request.tag
     if not isinstance(photo, LoadedImage):

@@ -164,7 +164,7 @@ def main(argv: Sequence[str]) -> int:
 def run_detect(args: argparse.Namespace) -> int:
     """``facecraft detect``: JSON per photo; bad photos reported on stderr and skipped."""
     from facecraft.core.face.detection import FaceDetector
-    from facecraft.core.image_io import load_image
+    from facecraft.core.io.image_read import load_image
 
     photos = args.photos or [resource_path(SAMPLE_PHOTO)]
     if args.out is not None:
@@ -212,7 +212,7 @@ def run_detect(args: argparse.Namespace) -> int:
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    from facecraft.core.atomic import write_bytes_atomically
+    from facecraft.core.io.atomic import write_bytes_atomically
 
     write_bytes_atomically(path, text.encode())
 
@@ -261,7 +261,7 @@ def run_decompose(args: argparse.Namespace) -> int:
 
 def _clean_stale_stages(out: Path) -> None:
     """Finish or remove what an interrupted ``decompose`` into ``out`` left, and say so."""
-    from facecraft.core.output_set import StaleStageAction, clean_stale_stages
+    from facecraft.core.io.output_set import StaleStageAction, clean_stale_stages
 
     try:
         cleaned = clean_stale_stages(out)
@@ -285,10 +285,10 @@ def _decompose_one(
     all_faces: bool,
 ) -> None:
     from facecraft.core.editing.albedo import canvas_size, detailed_albedo
-    from facecraft.core.export import write_image
-    from facecraft.core.image_io import load_image
-    from facecraft.core.output_set import OutputStage
-    from facecraft.core.outputs import export_mesh, export_ply, face_record, to_uint8, uv_map_images
+    from facecraft.core.io.image_read import load_image
+    from facecraft.core.io.meshes import write_image
+    from facecraft.core.io.output_set import OutputStage
+    from facecraft.core.io.records import export_mesh, export_ply, face_record, to_uint8, uv_map_images
 
     image = load_image(photo)
     start = time.perf_counter()
@@ -312,7 +312,7 @@ def _decompose_one(
     if all_faces:
         record["faces"] = [main_record] + [face_record(d) for d in decompositions[1:]]
     # All of a photo's outputs or none, even across a hard kill: written into a hidden stage, then
-    # moved into place with the JSON last (core/output_set.py).
+    # moved into place with the JSON last (core/io/output_set.py).
     name = photo.stem
     with OutputStage(out, f"{name}.json") as stage:
         for map_name, picture in uv_map_images(main, decomposer.template).items():
@@ -330,12 +330,12 @@ def run_edit(args: argparse.Namespace) -> int:
     """``facecraft edit``: decompose, apply the recipe, write the edited photo (and the extras asked for)."""
     from facecraft.core.decompose import Decomposer
     from facecraft.core.editor import FaceEditor
-    from facecraft.core.export import write_image
-    from facecraft.core.image_io import load_image
-    from facecraft.core.outputs import export_mesh, to_uint8
+    from facecraft.core.io.image_read import load_image
+    from facecraft.core.io.meshes import write_image
+    from facecraft.core.io.records import export_mesh, to_uint8
+    from facecraft.core.io.session import save_session
     from facecraft.core.recipe import apply_recipe, load_recipe
     from facecraft.core.render.turntable import TurntableScene, TurntableSettings, write_turntable
-    from facecraft.core.session import save_session
 
     try:
         settings = TurntableSettings(args.turntable_seconds, size=args.turntable_size)

@@ -23,8 +23,8 @@ from facecraft.core.editing.document import EditDocument
 from facecraft.core.editing.layers import apply_to_albedo
 from facecraft.core.editing.paint import Rect
 from facecraft.core.face.template import FaceTemplate
-from facecraft.core.image_io import to_rgb8
-from facecraft.core.outputs import to_uint8
+from facecraft.core.io.image_read import to_rgb8
+from facecraft.core.io.records import to_uint8
 from facecraft.core.reconstruction import paint_reconstruction
 
 

@@ -51,7 +51,7 @@ from facecraft.core.editing.regions import MAKEUP_REGIONS, TRANSFER_REGIONS
 from facecraft.core.editing.transfer import PAINTED, add_transfer
 from facecraft.core.editor import FaceEditor
 from facecraft.core.errors import FaceCraftError, ImageLoadError
-from facecraft.core.image_io import load_image
+from facecraft.core.io.image_read import load_image
 from facecraft.core.relighting import ReferenceLight
 
 EDIT_TYPES = ("sticker", "tattoo", "makeup", "brush", "eraser", "transfer", "light")

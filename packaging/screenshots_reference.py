@@ -27,10 +27,10 @@ from screenshots import settle, wait_for  # packaging/ is this script's folder
 
 from facecraft.app.main import build_window, create_application
 from facecraft.app.turntable_export import scene_snapshot
-from facecraft.core.export import write_image
 from facecraft.core.face.detection import FaceDetector
 from facecraft.core.fitting import DEFAULT_FIDELITY
-from facecraft.core.image_io import load_image
+from facecraft.core.io.image_read import load_image
+from facecraft.core.io.meshes import write_image
 from facecraft.core.render.turntable import TurntableSettings
 from facecraft.core.resources import resource_path
 

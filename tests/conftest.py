@@ -11,7 +11,7 @@ import pytest
 from facecraft.core.decompose import Decomposer, Decomposition
 from facecraft.core.face.detection import FaceDetector
 from facecraft.core.face.template import FaceTemplate, load_template
-from facecraft.core.image_io import load_image
+from facecraft.core.io.image_read import load_image
 from facecraft.core.resources import resource_path
 from facecraft.training.faces_data import DEFAULT_DATA_DIR
 

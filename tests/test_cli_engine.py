@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facecraft.core.image_io import load_image
-from facecraft.core.outputs import UV_MAPS
+from facecraft.core.io.image_read import load_image
+from facecraft.core.io.records import UV_MAPS
 from facecraft.core.resources import resource_path
 from facecraft.launcher import main
 
@@ -55,7 +55,7 @@ def test_a_failed_export_leaves_none_of_that_photos_files(tmp_path: Path, monkey
     def fail(*args, **kwargs):
         raise ExportError("astronaut.obj: the disk is full")
 
-    monkeypatch.setattr("facecraft.core.outputs.write_textured_obj", fail)
+    monkeypatch.setattr("facecraft.core.io.records.write_textured_obj", fail)
     assert main(["decompose", str(ASTRONAUT), "--out", str(tmp_path), "--fidelity", "0"]) == 1
     assert "the disk is full" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from facecraft.core.output_set import STAGE_PREFIX
-from facecraft.core.outputs import UV_MAPS
+from facecraft.core.io.output_set import STAGE_PREFIX
+from facecraft.core.io.records import UV_MAPS
 from facecraft.core.resources import resource_path
 
 STEM = "portrait"

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from facecraft.core.editing.layers import LayerKind
-from facecraft.core.export import write_image
-from facecraft.core.image_io import load_image
+from facecraft.core.io.image_read import load_image
+from facecraft.core.io.meshes import write_image
+from facecraft.core.io.session import load_session
 from facecraft.core.resources import resource_path
-from facecraft.core.session import load_session
 from facecraft.launcher import main
 
 ASTRONAUT = resource_path("samples/astronaut.jpg")

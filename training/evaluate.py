@@ -37,11 +37,11 @@ from PIL import Image, ImageDraw, ImageFont
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from facecraft.core.atomic import write_bytes_atomically
 from facecraft.core.camera import Camera, project
 from facecraft.core.errors import FaceCraftError
 from facecraft.core.face.landmark_indices import nme
 from facecraft.core.face.template import FaceTemplate, load_template
+from facecraft.core.io.atomic import write_bytes_atomically
 from facecraft.core.mesh_fit import MeshToUV, pseudo_shape
 from facecraft.core.model import losses
 from facecraft.core.model.io import load_model

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from facecraft.core.face.detection import MeshDetector
 from facecraft.core.face.landmark_indices import IBUG_COUNT, MEDIAPIPE_COUNT
-from facecraft.core.image_io import load_image
+from facecraft.core.io.image_read import load_image
 from facecraft.training.faces_data import (
     DEFAULT_CACHE_DIR,
     DEFAULT_DATA_DIR,

@@ -36,7 +36,7 @@ from facecraft.core.errors import FaceCraftError
 from facecraft.core.face.crop import CROP_SIZE, crop_image, face_crop
 from facecraft.core.face.detection import FaceDetector
 from facecraft.core.face.template import FaceTemplate, load_template
-from facecraft.core.image_io import load_image
+from facecraft.core.io.image_read import load_image
 from facecraft.core.mesh_fit import fit_face_mesh
 from facecraft.training.faces_data import (
     DEFAULT_CACHE_DIR,

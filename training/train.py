@@ -39,8 +39,8 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from facecraft.core.atomic import write_bytes_atomically
 from facecraft.core.face.template import FaceTemplate, load_template
+from facecraft.core.io.atomic import write_bytes_atomically
 from facecraft.core.model.config import ModelConfig, ObjectiveConfig
 from facecraft.core.model.io import save_model
 from facecraft.core.model.model import FaceModel

@@ -25,7 +25,7 @@ from facecraft.core.errors import FaceCraftError, NoFaceFound, naming_file
 from facecraft.core.face.detection import DetectedFace
 from facecraft.core.face.template import FaceTemplate
 from facecraft.core.fitting import DEFAULT_FIDELITY, CancelCheck, ProgressCallback
-from facecraft.core.image_io import load_image
+from facecraft.core.io.image_read import load_image
 
 SEEN = 0.5
 """A texel whose seen-weight reaches this counts as seen."""

@@ -16,9 +16,9 @@ from typing import Any
 
 import torch
 
-from facecraft.core.atomic import write_bytes_atomically
 from facecraft.core.errors import ResourceError
 from facecraft.core.face.template import FaceTemplate
+from facecraft.core.io.atomic import write_bytes_atomically
 from facecraft.core.model.config import ModelConfig
 from facecraft.core.model.model import FaceModel
 

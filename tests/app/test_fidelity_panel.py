@@ -16,7 +16,7 @@ from facecraft.app.workers import DecomposeRequest, DecompositionRunner
 from facecraft.core.camera import Camera
 from facecraft.core.decompose import Decomposer
 from facecraft.core.fitting import DEFAULT_FIDELITY, FitProgress, FitSchedule, FitStage, FitState
-from facecraft.core.image_io import load_image
+from facecraft.core.io.image_read import load_image
 from facecraft.core.resources import resource_path
 
 STATE = FitState(

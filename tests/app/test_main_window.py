@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QMessageBox
 from facecraft.app.main import build_window
 from facecraft.app.state import Tool
 from facecraft.core.editing.layers import LayerKind
-from facecraft.core.image_io import load_image
+from facecraft.core.io.image_read import load_image
 from facecraft.core.resources import resource_path
 
 ASTRONAUT = resource_path("samples/astronaut.jpg")

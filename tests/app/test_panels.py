@@ -18,7 +18,7 @@ from facecraft.core.editing.document import BrushSettings
 from facecraft.core.editing.layers import LayerKind, MakeupSpec
 from facecraft.core.editing.paint import load_sticker
 from facecraft.core.editing.regions import MAKEUP_REGIONS
-from facecraft.core.image_io import load_image
+from facecraft.core.io.image_read import load_image
 from facecraft.core.resources import resource_path
 
 PHOTO = resource_path("samples/astronaut.jpg")

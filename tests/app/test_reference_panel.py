@@ -10,8 +10,8 @@ import pytest
 from PySide6.QtWidgets import QMessageBox
 
 from facecraft.core.editing.layers import LayerKind
-from facecraft.core.export import write_image
-from facecraft.core.image_io import load_image
+from facecraft.core.io.image_read import load_image
+from facecraft.core.io.meshes import write_image
 from facecraft.core.relighting import ReferenceLight
 from facecraft.core.resources import resource_path
 

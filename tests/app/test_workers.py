@@ -13,7 +13,7 @@ from facecraft.app.workers import DecomposeRequest, DecompositionRunner, FitPrev
 from facecraft.core.decompose import Decomposer, Decomposition
 from facecraft.core.errors import ResourceError
 from facecraft.core.fitting import FitProgress, FitSchedule
-from facecraft.core.image_io import load_image
+from facecraft.core.io.image_read import load_image
 from facecraft.core.resources import resource_path
 
 WAIT_MS = 60_000

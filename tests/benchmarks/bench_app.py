@@ -35,7 +35,7 @@ from timing import wall_ms
 
 from facecraft.app.main import build_window, create_application
 from facecraft.app.state import Tool
-from facecraft.core.image_io import load_image
+from facecraft.core.io.image_read import load_image
 from facecraft.core.resources import resource_path
 
 

@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from facecraft.core.face.detection import FaceDetector
-from facecraft.core.image_io import load_image
+from facecraft.core.io.image_read import load_image
 from facecraft.core.resources import resource_path
 from facecraft.training.faces_data import DEFAULT_DATA_DIR, landmarked_photos
 

@@ -53,7 +53,7 @@ from facecraft.core.editing.document import BrushSettings
 from facecraft.core.editor import FaceEditor
 from facecraft.core.errors import FaceCraftError
 from facecraft.core.fitting import DEFAULT_FIDELITY
-from facecraft.core.image_io import load_image
+from facecraft.core.io.image_read import load_image
 from facecraft.core.reconstruction import ReconstructionRenderer
 from facecraft.core.resources import resource_path
 

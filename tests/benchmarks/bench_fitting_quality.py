@@ -32,7 +32,7 @@ import torch
 
 from facecraft.core.decompose import Decomposer, Decomposition
 from facecraft.core.face.landmark_indices import nme
-from facecraft.core.image_io import load_image
+from facecraft.core.io.image_read import load_image
 from facecraft.training.faces_data import DEFAULT_DATA_DIR, PhotoRecord, read_manifest, read_pts
 
 FIGURE_FIDELITIES = (0.0, 0.5, 1.0)
@@ -91,8 +91,8 @@ def figure(decomposer: Decomposer, photos: list[PhotoRecord], out: Path) -> None
 
     from PIL import Image, ImageDraw
 
-    from facecraft.core.atomic import write_bytes_atomically
     from facecraft.core.face.crop import crop_image
+    from facecraft.core.io.atomic import write_bytes_atomically
     from facecraft.core.render.shading import directional_light
 
     annotated = [p for p in photos if p.has_landmarks]

@@ -42,10 +42,10 @@ from facecraft.core.editing.layers import TransferSpec
 from facecraft.core.editing.reference import build_reference, load_reference
 from facecraft.core.editing.transfer import add_transfer
 from facecraft.core.editor import FaceEditor
-from facecraft.core.export import write_image
 from facecraft.core.fitting import DEFAULT_FIDELITY
-from facecraft.core.image_io import load_image
-from facecraft.core.outputs import to_uint8
+from facecraft.core.io.image_read import load_image
+from facecraft.core.io.meshes import write_image
+from facecraft.core.io.records import to_uint8
 from facecraft.core.render.turntable import TurntableScene, TurntableSettings, write_turntable
 from facecraft.core.resources import resource_path
 

@@ -8,7 +8,7 @@ import pytest
 from facecraft.core.editing.document import BrushSettings
 from facecraft.core.editing.layers import MakeupSpec, StickerPlacement
 from facecraft.core.editor import FaceEditor
-from facecraft.core.image_io import load_image
+from facecraft.core.io.image_read import load_image
 from facecraft.core.resources import resource_path
 
 

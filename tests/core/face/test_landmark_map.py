@@ -95,7 +95,7 @@ def test_nme_and_mirror_table():
 def test_map_accuracy_on_val_photos(data_dir, landmark_map):
     """A handful of val photos detected afresh: the shipped map stays near the annotations."""
     from facecraft.core.face.detection import MeshDetector
-    from facecraft.core.image_io import load_image
+    from facecraft.core.io.image_read import load_image
     from facecraft.training.faces_data import landmarked_photos, read_pts
 
     records = landmarked_photos("val", data_dir)[:12]

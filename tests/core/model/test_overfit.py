@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from facecraft.core.face.crop import crop_image, face_crop
-from facecraft.core.image_io import load_image
+from facecraft.core.io.image_read import load_image
 from facecraft.core.model.config import (
     DecoderConfig,
     EncoderConfig,

@@ -14,9 +14,9 @@ from facecraft.core.editing.layers import LayerKind, MakeupSpec, StickerPlacemen
 from facecraft.core.editing.reference import build_reference
 from facecraft.core.editing.transfer import add_transfer
 from facecraft.core.editor import FaceEditor
-from facecraft.core.image_io import load_image
+from facecraft.core.io.image_read import load_image
+from facecraft.core.io.session import SessionError, load_session, save_session
 from facecraft.core.resources import resource_path
-from facecraft.core.session import SessionError, load_session, save_session
 
 PHOTO = resource_path("samples/astronaut.jpg")
 
@@ -140,7 +140,7 @@ def test_an_unwritable_path_fails_cleanly_and_keeps_the_old_file(edited, tmp_pat
         # the real atomic writer has written the whole temporary; flushing it to disk fails
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("facecraft.core.atomic.os.fsync", disk_full)
+    monkeypatch.setattr("facecraft.core.io.atomic.os.fsync", disk_full)
     with pytest.raises(SessionError, match="No space left"):
         save(edited, path)
     monkeypatch.undo()

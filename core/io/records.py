@@ -12,8 +12,8 @@ import numpy as np
 
 from facecraft.core.camera import CAMERA_PARAMS
 from facecraft.core.decompose import Decomposition
-from facecraft.core.export import MeshFiles, mesh_normals, outward_winding, write_ply, write_textured_obj
 from facecraft.core.face.template import FaceTemplate
+from facecraft.core.io.meshes import MeshFiles, mesh_normals, outward_winding, write_ply, write_textured_obj
 
 UV_MAPS = ("albedo", "albedo_proxy", "shading", "texture", "shape", "normals", "visibility")
 """UV maps written as ``<stem>_uv_<name>.png``."""

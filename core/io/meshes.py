@@ -1,7 +1,7 @@
 """Writing results: images (PNG/JPEG), textured OBJ meshes and binary PLY meshes.
 
 Every writer encodes its whole output in memory first and then writes it with
-:func:`facecraft.core.atomic.write_bytes_atomically`, so a file is either its old
+:func:`facecraft.core.io.atomic.write_bytes_atomically`, so a file is either its old
 self or completely new. :func:`write_textured_obj` goes further: its three files
 (``.obj``, ``.mtl``, texture ``.png``) appear together or not at all. Every
 failure raises :class:`~facecraft.core.errors.ExportError` with a message naming
@@ -23,8 +23,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from facecraft.core.atomic import write_bytes_atomically
 from facecraft.core.errors import ExportError
+from facecraft.core.io.atomic import write_bytes_atomically
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 """File name endings :func:`write_image` accepts (case-insensitive)."""

@@ -10,9 +10,11 @@ import pytest
 import trimesh
 from PIL import Image
 
-from facecraft.core import export
 from facecraft.core.errors import ExportError, FaceCraftError
-from facecraft.core.export import (
+from facecraft.core.face.template import FaceTemplate
+from facecraft.core.io import meshes as export
+from facecraft.core.io.image_read import load_image
+from facecraft.core.io.meshes import (
     MeshFiles,
     mesh_normals,
     outward_winding,
@@ -20,8 +22,6 @@ from facecraft.core.export import (
     write_ply,
     write_textured_obj,
 )
-from facecraft.core.face.template import FaceTemplate
-from facecraft.core.image_io import load_image
 
 
 def _gradient(h: int = 24, w: int = 32) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Atomic writes (core/atomic.py): a file killed mid-save is its old self or the new one."""
+"""Atomic writes (core/io/atomic.py): a file killed mid-save is its old self or the new one."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import time
 
 import pytest
 
-from facecraft.core.atomic import write_bytes_atomically
+from facecraft.core.io.atomic import write_bytes_atomically
 
 CHILD = """
 import sys
-from facecraft.core.atomic import write_bytes_atomically
+from facecraft.core.io.atomic import write_bytes_atomically
 path, size = sys.argv[1], int(sys.argv[2])
 print("ready", flush=True)
 for index in range(1_000_000):

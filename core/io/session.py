@@ -28,13 +28,13 @@ import numpy as np
 from PIL import Image
 
 from facecraft import __version__
-from facecraft.core.atomic import write_bytes_atomically
 from facecraft.core.camera import CropTransform
 from facecraft.core.conventions import UV_HEIGHT, UV_WIDTH
 from facecraft.core.decompose import Decomposition
 from facecraft.core.editing.layers import Layer, LayerKind, MakeupSpec, StickerPlacement, TransferSpec
 from facecraft.core.errors import FaceCraftError, ImageLoadError
-from facecraft.core.image_io import LoadedImage, decode_image
+from facecraft.core.io.atomic import write_bytes_atomically
+from facecraft.core.io.image_read import LoadedImage, decode_image
 
 FORMAT = "facecraft-session"
 VERSION = 1

@@ -35,8 +35,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
-from facecraft.core.atomic import sync_folder
 from facecraft.core.errors import ExportError
+from facecraft.core.io.atomic import sync_folder
 
 try:
     import fcntl

@@ -1,4 +1,4 @@
-"""Output sets that appear whole or not at all (core/output_set.py), including after a hard kill.
+"""Output sets that appear whole or not at all (core/io/output_set.py), including after a hard kill.
 
 The kill tests run a real child process that writes a set and kill it with SIGKILL at many
 instants; what any reader of the folder sees must then be the old set, the new set, or no set
@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from facecraft.core import output_set
 from facecraft.core.errors import ExportError
-from facecraft.core.output_set import (
+from facecraft.core.io import output_set
+from facecraft.core.io.output_set import (
     COMMIT_MARK,
     STAGE_PREFIX,
     UNBORN_PREFIX,
@@ -84,7 +84,7 @@ def test_a_live_stage_is_left_alone(tmp_path):
 CHILD = """
 import sys, time
 from pathlib import Path
-from facecraft.core.output_set import OutputStage
+from facecraft.core.io.output_set import OutputStage
 folder, content, pause = Path(sys.argv[1]), sys.argv[2].encode() * 200_000, float(sys.argv[3])
 names = [f"photo_{i}.bin" for i in range(8)]
 with OutputStage(folder, "photo.json") as stage:
