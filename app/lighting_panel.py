@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QVBoxLayout, QWidg
 from facecraft.app.state import EditorState
 from facecraft.app.tool_panel import SliderSpin
 from facecraft.core.editing.reference import Reference
-from facecraft.core.relighting import ReferenceLight, RelightSettings
+from facecraft.core.editing.relighting import ReferenceLight, RelightSettings
 
 
 class LightingPanel(QWidget):

@@ -3,7 +3,7 @@
 The window is a thin view over :class:`~facecraft.app.state.EditorState`. Opening a
 photo posts an encoder-only request to the :class:`~facecraft.app.workers.DecompositionRunner`
 (shown at once), then one at the chosen fidelity; the results arrive as prepared
-:class:`~facecraft.core.editor.FaceEditor` objects built in the worker, so the GUI
+:class:`~facecraft.core.editing.editor.FaceEditor` objects built in the worker, so the GUI
 thread only swaps them in.
 """
 

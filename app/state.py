@@ -17,15 +17,15 @@ from PySide6.QtCore import QObject, Signal
 
 from facecraft.core.decompose import Decomposition
 from facecraft.core.editing.document import BrushSettings, EditDocument, Stroke
+from facecraft.core.editing.editor import FaceEditor
 from facecraft.core.editing.layers import Layer, LayerKind, MakeupSpec, StickerPlacement, TransferSpec
 from facecraft.core.editing.paint import Rect
 from facecraft.core.editing.reference import Reference
+from facecraft.core.editing.relighting import ReferenceLight, RelightSettings
 from facecraft.core.editing.transfer import add_transfer
-from facecraft.core.editor import FaceEditor
 from facecraft.core.face.template import FaceTemplate
 from facecraft.core.fitting import DEFAULT_FIDELITY
 from facecraft.core.io.image_read import LoadedImage
-from facecraft.core.relighting import ReferenceLight, RelightSettings
 
 
 class Tool(StrEnum):

@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from facecraft.core.editing.editor import FaceEditor
 from facecraft.core.editing.layers import apply_to_albedo
-from facecraft.core.editor import FaceEditor
 from facecraft.core.errors import FaceCraftError
 from facecraft.core.face.template import FaceTemplate
 from facecraft.core.io.records import to_uint8

@@ -27,10 +27,10 @@ from PySide6.QtCore import QObject, Signal
 from facecraft.app.image_view import to_qimage
 from facecraft.app.threads import lower_this_thread_priority
 from facecraft.app.viewer3d import viewer_lighting
-from facecraft.core.composite import shading_under
 from facecraft.core.decompose import Decomposer, Decomposition
+from facecraft.core.editing.composite import shading_under
 from facecraft.core.editing.document import EditDocument
-from facecraft.core.editor import FaceEditor
+from facecraft.core.editing.editor import FaceEditor
 from facecraft.core.errors import FaceCraftError, naming_file
 from facecraft.core.face.detection import DetectedFace
 from facecraft.core.face.template import FaceTemplate

@@ -32,8 +32,8 @@ from facecraft.core.resources import resource_path
 
 if TYPE_CHECKING:
     from facecraft.core.decompose import Decomposer
+    from facecraft.core.editing.reconstruction import ReconstructionRenderer
     from facecraft.core.editing.reference import Reference
-    from facecraft.core.reconstruction import ReconstructionRenderer
 
 SAMPLE_PHOTO = "samples/astronaut.jpg"
 SUBCOMMANDS = ("detect", "decompose", "edit")
@@ -98,8 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     edit = commands.add_parser(
         "edit",
         help="apply a JSON recipe of stickers, makeup and strokes to a photo",
-        description="Decompose the photo, apply the recipe's edits (see facecraft.core.recipe) and write "
-        "the edited photo at its original resolution.",
+        description="Decompose the photo, apply the recipe's edits (see facecraft.core.editing.recipe) and "
+        "write the edited photo at its original resolution.",
     )
     edit.add_argument("photo", type=Path, metavar="PHOTO")
     edit.add_argument("--recipe", type=Path, required=True, metavar="JSON")
@@ -222,8 +222,8 @@ def run_decompose(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from facecraft.core.decompose import Decomposer
+    from facecraft.core.editing.reconstruction import ReconstructionRenderer
     from facecraft.core.face.template import load_template
-    from facecraft.core.reconstruction import ReconstructionRenderer
 
     photos = args.photos or [resource_path(SAMPLE_PHOTO)]
     fidelity = DEFAULT_FIDELITY if args.fidelity is None else args.fidelity
@@ -329,12 +329,12 @@ def _decompose_one(
 def run_edit(args: argparse.Namespace) -> int:
     """``facecraft edit``: decompose, apply the recipe, write the edited photo (and the extras asked for)."""
     from facecraft.core.decompose import Decomposer
-    from facecraft.core.editor import FaceEditor
+    from facecraft.core.editing.editor import FaceEditor
+    from facecraft.core.editing.recipe import apply_recipe, load_recipe
     from facecraft.core.io.image_read import load_image
     from facecraft.core.io.meshes import write_image
     from facecraft.core.io.records import export_mesh, to_uint8
     from facecraft.core.io.session import save_session
-    from facecraft.core.recipe import apply_recipe, load_recipe
     from facecraft.core.render.turntable import TurntableScene, TurntableSettings, write_turntable
 
     try:

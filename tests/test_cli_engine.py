@@ -189,7 +189,7 @@ def test_a_bad_recipe_is_a_clear_message(tmp_path: Path, capsys, recipe, message
 
 
 def test_decompose_without_opengl_draws_the_render_on_the_cpu(tmp_path: Path, monkeypatch, capsys):
-    from facecraft.core import reconstruction
+    from facecraft.core.editing import reconstruction
     from facecraft.core.render.gl import GLError
 
     def no_driver():

@@ -16,7 +16,7 @@ Issue 13's (item 4):
   from ``Decomposition.timings_ms``; skipped without the training data);
 * ``<stem>_render.png`` / ``_mask.png`` of a 12-megapixel photo <= 100 ms (``render``):
   the old path (the editor's surface map, then ``FaceEditor.reconstruction``) beside
-  the new one (:class:`~facecraft.core.reconstruction.ReconstructionRenderer`: GL over
+  the new one (:class:`~facecraft.core.editing.reconstruction.ReconstructionRenderer`: GL over
   the face's region): cold (the process's first OpenGL use: driver loaded, context and
   shaders made on the spot), warm (context kept, as for the next photos of a batch), and
   the first photo of a renderer started during a decomposition, as the CLI starts it
@@ -50,11 +50,11 @@ from timing import wall_ms
 
 from facecraft.core.decompose import Decomposer, Decomposition
 from facecraft.core.editing.document import BrushSettings
-from facecraft.core.editor import FaceEditor
+from facecraft.core.editing.editor import FaceEditor
+from facecraft.core.editing.reconstruction import ReconstructionRenderer
 from facecraft.core.errors import FaceCraftError
 from facecraft.core.fitting import DEFAULT_FIDELITY
 from facecraft.core.io.image_read import load_image
-from facecraft.core.reconstruction import ReconstructionRenderer
 from facecraft.core.resources import resource_path
 
 PARTS = ("decompose", "fidelity0", "render", "stroke")

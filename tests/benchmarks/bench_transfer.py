@@ -38,10 +38,10 @@ from bench_engine import twelve_megapixels
 
 from facecraft.core.decompose import Decomposer
 from facecraft.core.editing.albedo import canvas_size
+from facecraft.core.editing.editor import FaceEditor
 from facecraft.core.editing.layers import TransferSpec
 from facecraft.core.editing.reference import build_reference, load_reference
 from facecraft.core.editing.transfer import add_transfer
-from facecraft.core.editor import FaceEditor
 from facecraft.core.fitting import DEFAULT_FIDELITY
 from facecraft.core.io.image_read import load_image
 from facecraft.core.io.meshes import write_image

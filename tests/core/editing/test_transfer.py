@@ -8,11 +8,11 @@ import cv2
 import numpy as np
 import pytest
 
+from facecraft.core.editing.editor import FaceEditor
 from facecraft.core.editing.layers import BlendMode, LayerKind, TransferSpec
 from facecraft.core.editing.reference import Reference, ReferencePhotoError, build_reference, skin_tone
 from facecraft.core.editing.regions import makeup_mask
 from facecraft.core.editing.transfer import PAINTED, add_transfer, region_mask, transfer_pixels
-from facecraft.core.editor import FaceEditor
 
 OFFSET_TOLERANCE = 0.01
 """Largest error, per channel, of the lips' mean colour offset from skin after a full-strength colour copy."""

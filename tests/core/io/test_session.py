@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from facecraft.core.editing.document import BrushSettings, EditDocument
+from facecraft.core.editing.editor import FaceEditor
 from facecraft.core.editing.layers import LayerKind, MakeupSpec, StickerPlacement, TransferSpec
 from facecraft.core.editing.reference import build_reference
 from facecraft.core.editing.transfer import add_transfer
-from facecraft.core.editor import FaceEditor
 from facecraft.core.io.image_read import load_image
 from facecraft.core.io.session import SessionError, load_session, save_session
 from facecraft.core.resources import resource_path

@@ -4,7 +4,7 @@
 
 * the :class:`~facecraft.core.decompose.Decomposition` of the face,
 * the :class:`~facecraft.core.editing.document.EditDocument` (layers + undo),
-* the :class:`~facecraft.core.composite.PhotoCompositor` that re-renders the
+* the :class:`~facecraft.core.editing.composite.PhotoCompositor` that re-renders the
   edits into the photo at its original resolution,
 * the detailed albedo the edits are painted over (built on first use).
 
@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from facecraft.core.composite import PhotoCompositor, SurfaceMap, build_surface_map
 from facecraft.core.decompose import Decomposition
 from facecraft.core.editing.albedo import CANVAS_SCALE, canvas_size, detailed_albedo
+from facecraft.core.editing.composite import PhotoCompositor, SurfaceMap, build_surface_map
 from facecraft.core.editing.document import EditDocument
 from facecraft.core.editing.layers import apply_to_albedo
 from facecraft.core.editing.paint import Rect
+from facecraft.core.editing.reconstruction import paint_reconstruction
 from facecraft.core.face.template import FaceTemplate
 from facecraft.core.io.image_read import to_rgb8
 from facecraft.core.io.records import to_uint8
-from facecraft.core.reconstruction import paint_reconstruction
 
 
 class FaceEditor:
@@ -182,7 +182,7 @@ class FaceEditor:
         """The model's render ``I(S, A)`` over the photo at full resolution, and the face mask.
 
         Painted through the editor's surface map (already built, so cheap here); without an
-        editor, :class:`~facecraft.core.reconstruction.ReconstructionRenderer` draws the same
+        editor, :class:`~facecraft.core.editing.reconstruction.ReconstructionRenderer` draws the same
         picture faster.
 
         Returns:

@@ -12,9 +12,9 @@ its own, which can create the context while the caller is still busy (the CLI st
 it before loading the model) and draws the face while the caller copies the photo.
 
 Where no OpenGL context can be had, it falls back to the CPU path: rasterizing the
-face at full resolution into a :class:`~facecraft.core.composite.SurfaceMap`
+face at full resolution into a :class:`~facecraft.core.editing.composite.SurfaceMap`
 (:func:`paint_reconstruction`, also what :meth:`FaceEditor.reconstruction
-<facecraft.core.editor.FaceEditor.reconstruction>` uses) — the same picture, several
+<facecraft.core.editing.editor.FaceEditor.reconstruction>` uses) — the same picture, several
 times slower on a large photo.
 """
 
@@ -28,9 +28,9 @@ import numpy as np
 import torch
 
 from facecraft.core.camera import project
-from facecraft.core.composite import SurfaceMap, build_surface_map, sample_uv_map
 from facecraft.core.decompose import Decomposition
 from facecraft.core.editing.albedo import canvas_size
+from facecraft.core.editing.composite import SurfaceMap, build_surface_map, sample_uv_map
 from facecraft.core.editing.paint import Rect
 from facecraft.core.face.template import FaceTemplate
 from facecraft.core.render.gl import DisplayMode, GLCamera, GLError, GLFaceRenderer, create_headless_context
@@ -173,7 +173,7 @@ class ReconstructionRenderer:
 def face_region(decomposition: Decomposition, template: FaceTemplate) -> Rect:
     """The photo rectangle holding every projected render-mesh vertex (plus a pixel), clipped to the photo.
 
-    The same rectangle as the CPU surface map's (:func:`facecraft.core.composite.build_surface_map`).
+    The same rectangle as the CPU surface map's (:func:`facecraft.core.editing.composite.build_surface_map`).
     """
     height, width = decomposition.photo_size
     vertices = torch.from_numpy(np.ascontiguousarray(template.sample_vertices(decomposition.shape)))[None]

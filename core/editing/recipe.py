@@ -30,7 +30,7 @@ the regions named (``lips``, ``eyelids``, ``cheeks``, ``brows``, ``face``, or
 colour relative to skin (``"mode": "colour"``, makeup) or its detailed albedo
 (``"texture"``). A ``light`` edit relights the face with the reference photo's
 lighting, ``mix`` of the way from the photo's own (see
-:mod:`facecraft.core.editing.transfer`, :class:`~facecraft.core.relighting.ReferenceLight`).
+:mod:`facecraft.core.editing.transfer`, :class:`~facecraft.core.editing.relighting.ReferenceLight`).
 """
 
 from __future__ import annotations
@@ -44,15 +44,15 @@ from typing import Any
 import numpy as np
 
 from facecraft.core.editing.document import BrushSettings
+from facecraft.core.editing.editor import FaceEditor
 from facecraft.core.editing.layers import MakeupSpec, StickerPlacement, TransferSpec
 from facecraft.core.editing.paint import load_sticker
 from facecraft.core.editing.reference import Reference
 from facecraft.core.editing.regions import MAKEUP_REGIONS, TRANSFER_REGIONS
+from facecraft.core.editing.relighting import ReferenceLight
 from facecraft.core.editing.transfer import PAINTED, add_transfer
-from facecraft.core.editor import FaceEditor
 from facecraft.core.errors import FaceCraftError, ImageLoadError
 from facecraft.core.io.image_read import load_image
-from facecraft.core.relighting import ReferenceLight
 
 EDIT_TYPES = ("sticker", "tattoo", "makeup", "brush", "eraser", "transfer", "light")
 

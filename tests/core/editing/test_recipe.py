@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from facecraft.core.editing.editor import FaceEditor
 from facecraft.core.editing.layers import LayerKind
+from facecraft.core.editing.recipe import RecipeError, apply_recipe, load_recipe
 from facecraft.core.editing.reference import Reference, ReferencePhotoError, build_reference
-from facecraft.core.editor import FaceEditor
-from facecraft.core.recipe import RecipeError, apply_recipe, load_recipe
 
 
 def _recipe(tmp_path: Path, *edits: dict) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facecraft.core.composite import PhotoCompositor, SurfaceMap
+from facecraft.core.editing.composite import PhotoCompositor, SurfaceMap
 from facecraft.core.editing.paint import Rect
 
 

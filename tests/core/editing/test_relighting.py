@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from facecraft.core.editor import FaceEditor
-from facecraft.core.relighting import ReferenceLight, RelightSettings, relit_lighting
+from facecraft.core.editing.editor import FaceEditor
+from facecraft.core.editing.relighting import ReferenceLight, RelightSettings, relit_lighting
 from facecraft.core.render.shading import sh_shading
 
 

@@ -10,9 +10,9 @@ import cv2
 import numpy as np
 import pytest
 
-from facecraft.core import reconstruction
 from facecraft.core.decompose import Decomposition
-from facecraft.core.editor import FaceEditor
+from facecraft.core.editing import reconstruction
+from facecraft.core.editing.editor import FaceEditor
 from facecraft.core.face.template import FaceTemplate
 from facecraft.core.render.gl import GLError
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from facecraft.core.editing.document import BrushSettings
+from facecraft.core.editing.editor import FaceEditor
 from facecraft.core.editing.layers import MakeupSpec, StickerPlacement
-from facecraft.core.editor import FaceEditor
 from facecraft.core.io.image_read import load_image
 from facecraft.core.resources import resource_path
 
