@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from facecraft.app.state import EditorState
 from facecraft.app.workers import DecompositionRunner
-from facecraft.core.decompose import Decomposition
+from facecraft.core.decomposition import Decomposition
 from facecraft.core.fitting import STAGE_ENDS, FitProgress, FitSchedule
 
 SLIDER_STEPS = 100

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from facecraft.core.decompose import Decomposition
+from facecraft.core.decomposition import Decomposition
 from facecraft.core.editing.document import BrushSettings, EditDocument, Stroke
 from facecraft.core.editing.editor import FaceEditor
 from facecraft.core.editing.layers import Layer, LayerKind, MakeupSpec, StickerPlacement, TransferSpec

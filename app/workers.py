@@ -27,7 +27,8 @@ from PySide6.QtCore import QObject, Signal
 from facecraft.app.image_view import to_qimage
 from facecraft.app.threads import lower_this_thread_priority
 from facecraft.app.viewer3d import viewer_lighting
-from facecraft.core.decompose import Decomposer, Decomposition
+from facecraft.core.decompose import Decomposer
+from facecraft.core.decomposition import Decomposition
 from facecraft.core.editing.composite import shading_under
 from facecraft.core.editing.document import EditDocument
 from facecraft.core.editing.editor import FaceEditor

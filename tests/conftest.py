@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facecraft.core.decompose import Decomposer, Decomposition
+from facecraft.core.decompose import Decomposer
+from facecraft.core.decomposition import Decomposition
 from facecraft.core.face.detection import FaceDetector
 from facecraft.core.face.template import FaceTemplate, load_template
 from facecraft.core.io.image_read import load_image

@@ -18,7 +18,7 @@ import torch
 
 from facecraft.core.camera import project
 from facecraft.core.conventions import UV_HEIGHT, UV_WIDTH
-from facecraft.core.decompose import Decomposition
+from facecraft.core.decomposition import Decomposition
 from facecraft.core.face.template import FaceTemplate
 from facecraft.core.render.unwrap import sample_photo
 

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from facecraft.core.camera import project
-from facecraft.core.decompose import Decomposition
+from facecraft.core.decomposition import Decomposition
 from facecraft.core.editing.paint import Rect
 from facecraft.core.face.template import FaceTemplate
 from facecraft.core.render.rasterize import barycentric_coordinates, rasterize

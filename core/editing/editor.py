@@ -2,7 +2,7 @@
 
 :class:`FaceEditor` ties together what the GUI, the CLI and sessions share:
 
-* the :class:`~facecraft.core.decompose.Decomposition` of the face,
+* the :class:`~facecraft.core.decomposition.Decomposition` of the face,
 * the :class:`~facecraft.core.editing.document.EditDocument` (layers + undo),
 * the :class:`~facecraft.core.editing.composite.PhotoCompositor` that re-renders the
   edits into the photo at its original resolution,
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from facecraft.core.decompose import Decomposition
+from facecraft.core.decomposition import Decomposition
 from facecraft.core.editing.albedo import CANVAS_SCALE, canvas_size, detailed_albedo
 from facecraft.core.editing.composite import PhotoCompositor, SurfaceMap, build_surface_map
 from facecraft.core.editing.document import EditDocument

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from facecraft.core.camera import project
-from facecraft.core.decompose import Decomposition
+from facecraft.core.decomposition import Decomposition
 from facecraft.core.editing.albedo import canvas_size
 from facecraft.core.editing.composite import SurfaceMap, build_surface_map, sample_uv_map
 from facecraft.core.editing.paint import Rect

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from facecraft.core.decompose import Decomposer, Decomposition
+from facecraft.core.decompose import Decomposer
+from facecraft.core.decomposition import Decomposition
 from facecraft.core.editing.albedo import albedo_sources
 from facecraft.core.editing.paint import Rect
 from facecraft.core.editing.regions import makeup_mask

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from facecraft.core.camera import CAMERA_PARAMS
-from facecraft.core.decompose import Decomposition
+from facecraft.core.decomposition import Decomposition
 from facecraft.core.face.template import FaceTemplate
 from facecraft.core.io.meshes import MeshFiles, mesh_normals, outward_winding, write_ply, write_textured_obj
 

@@ -29,8 +29,7 @@ from PIL import Image
 
 from facecraft import __version__
 from facecraft.core.camera import CropTransform
-from facecraft.core.conventions import UV_HEIGHT, UV_WIDTH
-from facecraft.core.decompose import Decomposition
+from facecraft.core.decomposition import ARRAYS, Decomposition
 from facecraft.core.editing.layers import Layer, LayerKind, MakeupSpec, StickerPlacement, TransferSpec
 from facecraft.core.errors import FaceCraftError, ImageLoadError
 from facecraft.core.io.atomic import write_bytes_atomically
@@ -42,24 +41,6 @@ SUFFIX = ".facecraft"
 MAX_MEMBER_BYTES = 1 << 30
 """Largest uncompressed member accepted."""
 MAX_STICKER_SIDE = 4096
-
-_ARRAYS: dict[str, tuple[tuple[int | None, ...], str]] = {
-    "face_box": ((4,), "f"),
-    "detected_landmarks68": ((68, 2), "f"),
-    "landmarks68": ((68, 2), "f"),
-    "camera": ((6,), "f"),
-    "lighting": ((3, 9), "f"),
-    "shape": ((UV_HEIGHT, UV_WIDTH, 3), "f"),
-    "shape_proxy": ((UV_HEIGHT, UV_WIDTH, 3), "f"),
-    "albedo": ((UV_HEIGHT, UV_WIDTH, 3), "f"),
-    "albedo_proxy": ((UV_HEIGHT, UV_WIDTH, 3), "f"),
-    "shading": ((UV_HEIGHT, UV_WIDTH, 3), "f"),
-    "normals": ((UV_HEIGHT, UV_WIDTH, 3), "f"),
-    "visibility": ((UV_HEIGHT, UV_WIDTH), "b"),
-    "texture": ((UV_HEIGHT, UV_WIDTH, 3), "f"),
-    "shape_code": ((None,), "f"),
-    "albedo_code": ((None,), "f"),
-}
 
 
 class SessionError(FaceCraftError):
@@ -266,7 +247,8 @@ class _Reader:
                 arrays = {name: npz[name] for name in npz.files}
         except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
             raise SessionError(f"{self.path}: the session is damaged (decomposition.npz: {exc})") from exc
-        for name, (shape, kind) in _ARRAYS.items():
+        for name, (shape, dtype) in ARRAYS.items():
+            kind = np.dtype(dtype).kind
             value = arrays.get(name)
             if value is None:
                 raise SessionError(f"{self.path}: the session is damaged (decomposition.npz lacks {name})")
@@ -295,30 +277,16 @@ def _build(reader: _Reader, manifest: dict[str, Any]) -> LoadedSession:
             f"the decomposition is for a {photo_size} photo, the photo is {photo.height, photo.width}"
         )
     crop = info["crop"]
-    decomposition = Decomposition(
+    decomposition = Decomposition.from_arrays(
+        arrays,
         photo_size=photo_size,
         face_index=int(info["face_index"]),
         face_count=int(info["face_count"]),
-        face_box=arrays["face_box"].astype(np.float64),
-        detected_landmarks68=arrays["detected_landmarks68"].astype(np.float64),
-        landmarks68=arrays["landmarks68"].astype(np.float64),
         crop=CropTransform(
             float(crop["scale"]),
             (float(crop["offset"][0]), float(crop["offset"][1])),
             (int(crop["size"][0]), int(crop["size"][1])),
         ),
-        camera=arrays["camera"].astype(np.float64),
-        lighting=arrays["lighting"].astype(np.float32),
-        shape=arrays["shape"].astype(np.float32),
-        shape_proxy=arrays["shape_proxy"].astype(np.float32),
-        albedo=arrays["albedo"].astype(np.float32),
-        albedo_proxy=arrays["albedo_proxy"].astype(np.float32),
-        shading=arrays["shading"].astype(np.float32),
-        normals=arrays["normals"].astype(np.float32),
-        visibility=arrays["visibility"].astype(bool),
-        texture=arrays["texture"].astype(np.float32),
-        shape_code=arrays["shape_code"].astype(np.float32),
-        albedo_code=arrays["albedo_code"].astype(np.float32),
         fidelity=float(info["fidelity"]),
         error=float(info["error"]),
         encoder_error=float(info["encoder_error"]),
@@ -380,7 +348,7 @@ def _layer(reader: _Reader, record: dict[str, Any], canvas_size: tuple[int, int]
 
 def _arrays_bytes(decomposition: Decomposition) -> bytes:
     buffer = io.BytesIO()
-    np.savez_compressed(buffer, **{name: np.asarray(getattr(decomposition, name)) for name in _ARRAYS})
+    np.savez_compressed(buffer, **decomposition.to_arrays())
     return buffer.getvalue()
 
 

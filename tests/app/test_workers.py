@@ -10,7 +10,8 @@ import pytest
 from PySide6.QtCore import QObject, Slot
 
 from facecraft.app.workers import DecomposeRequest, DecompositionRunner, FitPreview
-from facecraft.core.decompose import Decomposer, Decomposition
+from facecraft.core.decompose import Decomposer
+from facecraft.core.decomposition import Decomposition
 from facecraft.core.errors import ResourceError
 from facecraft.core.fitting import FitProgress, FitSchedule
 from facecraft.core.io.image_read import load_image

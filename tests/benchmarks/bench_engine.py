@@ -48,7 +48,8 @@ import numpy as np
 import torch
 from timing import wall_ms
 
-from facecraft.core.decompose import Decomposer, Decomposition
+from facecraft.core.decompose import Decomposer
+from facecraft.core.decomposition import Decomposition
 from facecraft.core.editing.document import BrushSettings
 from facecraft.core.editing.editor import FaceEditor
 from facecraft.core.editing.reconstruction import ReconstructionRenderer

@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from facecraft.core.decompose import Decomposer, Decomposition
+from facecraft.core.decompose import Decomposer
+from facecraft.core.decomposition import Decomposition
 from facecraft.core.face.landmark_indices import nme
 from facecraft.core.io.image_read import load_image
 from facecraft.training.faces_data import DEFAULT_DATA_DIR, PhotoRecord, read_manifest, read_pts

@@ -6,7 +6,8 @@ import cv2
 import numpy as np
 import pytest
 
-from facecraft.core.decompose import Decomposer, Decomposition
+from facecraft.core.decompose import Decomposer
+from facecraft.core.decomposition import Decomposition
 
 HUE_TURN = 150
 """OpenCV hue units (0-179) the reference's colours are turned by: skin goes pink, lips violet."""

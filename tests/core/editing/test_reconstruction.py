@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from facecraft.core.decompose import Decomposition
+from facecraft.core.decomposition import Decomposition
 from facecraft.core.editing import reconstruction
 from facecraft.core.editing.editor import FaceEditor
 from facecraft.core.face.template import FaceTemplate
