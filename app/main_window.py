@@ -50,7 +50,7 @@ from facecraft.app.workers import (
     PreparedFace,
     shaded_geometry,
 )
-from facecraft.core.editing.paint import Rect
+from facecraft.core.editing.brush import Rect
 from facecraft.core.face.template import FaceTemplate
 from facecraft.core.io.image_read import LoadedImage
 from facecraft.core.io.meshes import write_image

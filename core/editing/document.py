@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from facecraft.core.editing.brush import BrushStroke, Rect, rasterize_sticker
 from facecraft.core.editing.history import (
     Change,
     ContentChange,
@@ -24,7 +25,6 @@ from facecraft.core.editing.history import (
     Remove,
 )
 from facecraft.core.editing.layers import Layer, LayerKind, MakeupSpec, StickerPlacement, flatten
-from facecraft.core.editing.paint import BrushStroke, Rect, rasterize_sticker
 from facecraft.core.editing.regions import makeup_mask
 from facecraft.core.face.template import FaceTemplate
 

@@ -18,10 +18,10 @@ import numpy as np
 
 from facecraft.core.decomposition import Decomposition
 from facecraft.core.editing.albedo import CANVAS_SCALE, canvas_size, detailed_albedo
+from facecraft.core.editing.brush import Rect
 from facecraft.core.editing.composite import PhotoCompositor, SurfaceMap, build_surface_map
 from facecraft.core.editing.document import EditDocument
 from facecraft.core.editing.layers import apply_to_albedo
-from facecraft.core.editing.paint import Rect
 from facecraft.core.editing.reconstruction import paint_reconstruction
 from facecraft.core.face.template import FaceTemplate
 from facecraft.core.io.image_read import to_rgb8

@@ -43,10 +43,10 @@ from typing import Any
 
 import numpy as np
 
+from facecraft.core.editing.brush import load_sticker
 from facecraft.core.editing.document import BrushSettings
 from facecraft.core.editing.editor import FaceEditor
 from facecraft.core.editing.layers import MakeupSpec, StickerPlacement, TransferSpec
-from facecraft.core.editing.paint import load_sticker
 from facecraft.core.editing.reference import Reference
 from facecraft.core.editing.regions import MAKEUP_REGIONS, TRANSFER_REGIONS
 from facecraft.core.editing.relighting import ReferenceLight

@@ -30,8 +30,8 @@ import torch
 from facecraft.core.camera import project
 from facecraft.core.decomposition import Decomposition
 from facecraft.core.editing.albedo import canvas_size
+from facecraft.core.editing.brush import Rect
 from facecraft.core.editing.composite import SurfaceMap, build_surface_map, sample_uv_map
-from facecraft.core.editing.paint import Rect
 from facecraft.core.face.template import FaceTemplate
 from facecraft.core.render.gl import DisplayMode, GLCamera, GLError, GLFaceRenderer, create_headless_context
 

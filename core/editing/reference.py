@@ -20,7 +20,7 @@ import numpy as np
 from facecraft.core.decompose import Decomposer
 from facecraft.core.decomposition import Decomposition
 from facecraft.core.editing.albedo import albedo_sources
-from facecraft.core.editing.paint import Rect
+from facecraft.core.editing.brush import Rect
 from facecraft.core.editing.regions import makeup_mask
 from facecraft.core.errors import FaceCraftError, NoFaceFound, naming_file
 from facecraft.core.face.detection import DetectedFace

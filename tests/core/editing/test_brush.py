@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facecraft.core.editing.paint import (
+from facecraft.core.editing.brush import (
     MAX_STICKER_SIDE,
     BrushStroke,
     Rect,
