@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from facecraft.core.editing.brush import Rect
+from facecraft.core.editing.rect import Rect
 
 ZOOM_STEP = 1.2
 ZOOM_LIMITS = (0.02, 40.0)

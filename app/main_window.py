@@ -50,11 +50,12 @@ from facecraft.app.workers import (
     PreparedFace,
     shaded_geometry,
 )
-from facecraft.core.editing.brush import Rect
+from facecraft.core.editing.rect import Rect
 from facecraft.core.face.template import FaceTemplate
 from facecraft.core.io.image_read import LoadedImage
 from facecraft.core.io.meshes import write_image
-from facecraft.core.io.records import export_mesh, to_uint8
+from facecraft.core.io.pixels import unit_to_uint8
+from facecraft.core.io.records import export_mesh
 from facecraft.core.io.session import SUFFIX, LoadedSession, save_session
 from facecraft.core.render.gl import DisplayMode
 from facecraft.core.render.turntable import TurntableSettings
@@ -499,7 +500,7 @@ class MainWindow(QMainWindow):
         if (rect.bottom - rect.top, rect.right - rect.left) == editor.canvas_size:
             self._uv_pixels[...] = editor.edited_albedo8()  # remembered when there are no edits
         else:
-            self._uv_pixels[rows, cols] = to_uint8(editor.edited_albedo(rect))
+            self._uv_pixels[rows, cols] = unit_to_uint8(editor.edited_albedo(rect))
         self.uv_view.update_region(self._uv_pixels, rect)
         if not self._texture_timer.isActive():
             self._texture_timer.start()
@@ -646,7 +647,7 @@ class MainWindow(QMainWindow):
             return False
         if path.suffix.lower() != ".obj":
             path = path.with_suffix(".obj")
-        texture = to_uint8(editor.edited_albedo())
+        texture = unit_to_uint8(editor.edited_albedo())
         shape = editor.decomposition.shape
         return self._write("mesh", path, lambda: export_mesh(path, shape, texture, self.template), wait)
 

@@ -42,7 +42,7 @@ from facecraft.core.editing.layers import TransferSpec
 from facecraft.core.editing.reference import SEEN, Reference
 from facecraft.core.editing.transfer import PAINTED
 from facecraft.core.errors import FaceCraftError
-from facecraft.core.io.records import to_uint8
+from facecraft.core.io.pixels import unit_to_uint8
 
 IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.tif *.tiff *.bmp);;All files (*)"
 REGIONS = (
@@ -294,7 +294,7 @@ class ReferencePanel(QWidget):
         picture = np.where(seen, albedo, albedo * UNSEEN_SHADE)
         mask = self._mask[..., None]
         picture = picture * (1.0 - 0.5 * mask) + np.array([1.0, 0.15, 0.1], np.float32) * 0.5 * mask
-        self.uv_view.set_image(to_uint8(picture), fit=fit)
+        self.uv_view.set_image(unit_to_uint8(picture), fit=fit)
 
     # -- state ------------------------------------------------------------------------------------
 

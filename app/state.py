@@ -16,10 +16,10 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from facecraft.core.decomposition import Decomposition
-from facecraft.core.editing.brush import Rect
 from facecraft.core.editing.document import BrushSettings, EditDocument, Stroke
 from facecraft.core.editing.editor import FaceEditor
 from facecraft.core.editing.layers import Layer, LayerKind, MakeupSpec, StickerPlacement, TransferSpec
+from facecraft.core.editing.rect import Rect
 from facecraft.core.editing.reference import Reference
 from facecraft.core.editing.relighting import ReferenceLight, RelightSettings
 from facecraft.core.editing.transfer import add_transfer

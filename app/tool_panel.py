@@ -34,9 +34,9 @@ from PySide6.QtWidgets import (
 )
 
 from facecraft.app.state import EditorState, Tool
-from facecraft.core.editing.brush import load_sticker
 from facecraft.core.editing.document import BrushSettings
 from facecraft.core.editing.layers import Layer, LayerKind, MakeupSpec, StickerPlacement
+from facecraft.core.editing.sticker import load_sticker
 from facecraft.core.errors import ImageLoadError
 from facecraft.core.resources import resource_path
 

@@ -29,7 +29,7 @@ from facecraft.core.editing.editor import FaceEditor
 from facecraft.core.editing.layers import apply_to_albedo
 from facecraft.core.errors import FaceCraftError
 from facecraft.core.face.template import FaceTemplate
-from facecraft.core.io.records import to_uint8
+from facecraft.core.io.pixels import unit_to_uint8
 from facecraft.core.render.turntable import (
     ExportCancelled,
     TurntableScene,
@@ -49,7 +49,7 @@ def scene_snapshot(editor: FaceEditor) -> SceneSource:
     base = editor.base_albedo()
     multiplier, addend = editor.document.multiplier.copy(), editor.document.addend.copy()
     shape, lighting = editor.decomposition.shape, editor.lighting.copy()
-    return lambda: TurntableScene(shape, to_uint8(apply_to_albedo(base, multiplier, addend)), lighting)
+    return lambda: TurntableScene(shape, unit_to_uint8(apply_to_albedo(base, multiplier, addend)), lighting)
 
 
 class TurntableDialog(QDialog):

@@ -37,7 +37,7 @@ from facecraft.core.face.detection import DetectedFace
 from facecraft.core.face.template import FaceTemplate
 from facecraft.core.fitting import FitCancelled, FitProgress, decode_state
 from facecraft.core.io.image_read import LoadedImage, load_image
-from facecraft.core.io.records import to_uint8
+from facecraft.core.io.pixels import unit_to_uint8
 from facecraft.core.io.session import load_session
 
 PREVIEW_INTERVAL_S = 0.4
@@ -328,7 +328,7 @@ def shaded_geometry(editor: FaceEditor) -> np.ndarray:
         return picture
     grey = shading_under(viewer_lighting(), surface.normals).mean(-1, keepdims=True) * 0.8
     rows, cols = surface.region.slices()
-    lit = to_uint8(np.repeat(grey, 3, axis=-1))
+    lit = unit_to_uint8(np.repeat(grey, 3, axis=-1))
     picture[rows, cols] = np.where(surface.covered[..., None], lit, picture[rows, cols])
     return picture
 

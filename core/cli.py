@@ -288,7 +288,8 @@ def _decompose_one(
     from facecraft.core.io.image_read import load_image
     from facecraft.core.io.meshes import write_image
     from facecraft.core.io.output_set import OutputStage
-    from facecraft.core.io.records import export_mesh, export_ply, face_record, to_uint8, uv_map_images
+    from facecraft.core.io.pixels import unit_to_uint8
+    from facecraft.core.io.records import export_mesh, export_ply, face_record, uv_map_images
 
     image = load_image(photo)
     start = time.perf_counter()
@@ -321,7 +322,7 @@ def _decompose_one(
         write_image(stage.file(f"{name}_mask.png"), mask)
         export_ply(stage.file(f"{name}.ply"), main.shape, main.albedo, decomposer.template)
         albedo = detailed_albedo(image.rgb, main, decomposer.template, canvas_size())
-        export_mesh(stage.file(f"{name}.obj"), main.shape, to_uint8(albedo), decomposer.template)
+        export_mesh(stage.file(f"{name}.obj"), main.shape, unit_to_uint8(albedo), decomposer.template)
         _write_atomically(stage.file(f"{name}.json"), json.dumps(record, indent=1) + "\n")
         stage.commit()
 
@@ -333,7 +334,8 @@ def run_edit(args: argparse.Namespace) -> int:
     from facecraft.core.editing.recipe import apply_recipe, load_recipe
     from facecraft.core.io.image_read import load_image
     from facecraft.core.io.meshes import write_image
-    from facecraft.core.io.records import export_mesh, to_uint8
+    from facecraft.core.io.pixels import unit_to_uint8
+    from facecraft.core.io.records import export_mesh
     from facecraft.core.io.session import save_session
     from facecraft.core.render.turntable import TurntableScene, TurntableSettings, write_turntable
 
@@ -357,7 +359,7 @@ def run_edit(args: argparse.Namespace) -> int:
         write_image(args.out, editor.edited_photo)
         albedo = None
         if args.mesh is not None or args.turntable is not None:
-            albedo = to_uint8(editor.edited_albedo())
+            albedo = unit_to_uint8(editor.edited_albedo())
         if args.mesh is not None:
             export_mesh(args.mesh, decomposition.shape, albedo, decomposer.template)
         if args.session is not None:

@@ -21,8 +21,8 @@ from PySide6.QtGui import QImage, QPainter
 
 from facecraft.app.main import build_window, create_application
 from facecraft.app.state import Tool
-from facecraft.core.editing.brush import load_sticker
 from facecraft.core.editing.layers import MakeupSpec, StickerPlacement
+from facecraft.core.editing.sticker import load_sticker
 from facecraft.core.fitting import DEFAULT_FIDELITY
 from facecraft.core.resources import resource_path
 

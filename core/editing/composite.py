@@ -31,7 +31,7 @@ import torch
 
 from facecraft.core.camera import project
 from facecraft.core.decomposition import Decomposition
-from facecraft.core.editing.brush import Rect
+from facecraft.core.editing.rect import Rect
 from facecraft.core.face.template import FaceTemplate
 from facecraft.core.render.rasterize import barycentric_coordinates, rasterize
 from facecraft.core.render.shading import sh_shading

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from facecraft.core.editing.brush import BrushStroke, Rect, rasterize_sticker
+from facecraft.core.editing.brush import BrushStroke
 from facecraft.core.editing.history import (
     Change,
     ContentChange,
@@ -25,7 +25,9 @@ from facecraft.core.editing.history import (
     Remove,
 )
 from facecraft.core.editing.layers import Layer, LayerKind, MakeupSpec, StickerPlacement, flatten
+from facecraft.core.editing.rect import Rect
 from facecraft.core.editing.regions import makeup_mask
+from facecraft.core.editing.sticker import rasterize_sticker
 from facecraft.core.face.template import FaceTemplate
 
 HISTORY_LIMIT = 200

@@ -18,14 +18,13 @@ import numpy as np
 
 from facecraft.core.decomposition import Decomposition
 from facecraft.core.editing.albedo import CANVAS_SCALE, canvas_size, detailed_albedo
-from facecraft.core.editing.brush import Rect
 from facecraft.core.editing.composite import PhotoCompositor, SurfaceMap, build_surface_map
 from facecraft.core.editing.document import EditDocument
 from facecraft.core.editing.layers import apply_to_albedo
 from facecraft.core.editing.reconstruction import paint_reconstruction
+from facecraft.core.editing.rect import Rect
 from facecraft.core.face.template import FaceTemplate
-from facecraft.core.io.image_read import to_rgb8
-from facecraft.core.io.records import to_uint8
+from facecraft.core.io.pixels import to_rgb8, unit_to_uint8
 
 
 class FaceEditor:
@@ -138,9 +137,9 @@ class FaceEditor:
         before the GUI shows the face; with edits it is made on each call.
         """
         if self.document.layers:
-            return to_uint8(self.edited_albedo())
+            return unit_to_uint8(self.edited_albedo())
         if self._albedo8 is None:
-            pixels = to_uint8(self.edited_albedo())
+            pixels = unit_to_uint8(self.edited_albedo())
             pixels.flags.writeable = False
             self._albedo8 = pixels
         return self._albedo8

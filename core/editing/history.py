@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from facecraft.core.editing.brush import Rect
 from facecraft.core.editing.layers import Layer, MakeupSpec, StickerPlacement
+from facecraft.core.editing.rect import Rect
 
 if TYPE_CHECKING:
     from facecraft.core.editing.document import EditDocument

@@ -22,7 +22,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from facecraft.core.editing.brush import Rect
+from facecraft.core.editing.rect import Rect
 
 
 class BlendMode(StrEnum):

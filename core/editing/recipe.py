@@ -43,13 +43,13 @@ from typing import Any
 
 import numpy as np
 
-from facecraft.core.editing.brush import load_sticker
 from facecraft.core.editing.document import BrushSettings
 from facecraft.core.editing.editor import FaceEditor
 from facecraft.core.editing.layers import MakeupSpec, StickerPlacement, TransferSpec
 from facecraft.core.editing.reference import Reference
 from facecraft.core.editing.regions import MAKEUP_REGIONS, TRANSFER_REGIONS
 from facecraft.core.editing.relighting import ReferenceLight
+from facecraft.core.editing.sticker import load_sticker
 from facecraft.core.editing.transfer import PAINTED, add_transfer
 from facecraft.core.errors import FaceCraftError, ImageLoadError
 from facecraft.core.io.image_read import load_image

@@ -30,9 +30,10 @@ import torch
 from facecraft.core.camera import project
 from facecraft.core.decomposition import Decomposition
 from facecraft.core.editing.albedo import canvas_size
-from facecraft.core.editing.brush import Rect
 from facecraft.core.editing.composite import SurfaceMap, build_surface_map, sample_uv_map
+from facecraft.core.editing.rect import Rect
 from facecraft.core.face.template import FaceTemplate
+from facecraft.core.io.pixels import unit_to_uint8
 from facecraft.core.render.gl import DisplayMode, GLCamera, GLError, GLFaceRenderer, create_headless_context
 
 _UNLIT = np.zeros((3, 9))
@@ -211,7 +212,7 @@ def paint_reconstruction(
     rows, cols = surface.region.slices()
     covered = surface.covered
     colour = sample_uv_map(albedo, surface.uv, covered)
-    render = np.clip(colour * surface.shading * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    render = unit_to_uint8(colour * surface.shading)
     out[rows, cols] = np.where(covered[..., None], render, out[rows, cols])
     mask[rows, cols] = covered.astype(np.uint8) * 255
     return out, mask

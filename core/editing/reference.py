@@ -20,13 +20,14 @@ import numpy as np
 from facecraft.core.decompose import Decomposer
 from facecraft.core.decomposition import Decomposition
 from facecraft.core.editing.albedo import albedo_sources
-from facecraft.core.editing.brush import Rect
+from facecraft.core.editing.rect import Rect
 from facecraft.core.editing.regions import makeup_mask
 from facecraft.core.errors import FaceCraftError, NoFaceFound, naming_file
 from facecraft.core.face.detection import DetectedFace
 from facecraft.core.face.template import FaceTemplate
 from facecraft.core.fitting import DEFAULT_FIDELITY, CancelCheck, ProgressCallback
 from facecraft.core.io.image_read import load_image
+from facecraft.core.io.pixels import round_to_uint8
 
 SEEN = 0.5
 """A texel whose seen-weight reaches this counts as seen."""
@@ -74,7 +75,7 @@ class Reference:
     @cached_property
     def albedo8(self) -> np.ndarray:
         """:attr:`albedo` as ``(H, W, 3)`` uint8 (what a texture copy's layer holds), made once."""
-        return np.rint(self.albedo * 255.0).astype(np.uint8)
+        return round_to_uint8(self.albedo * 255.0)
 
     @property
     def canvas_size(self) -> tuple[int, int]:

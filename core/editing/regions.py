@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from facecraft.core.conventions import uv_to_texel
-from facecraft.core.editing.brush import Rect
+from facecraft.core.editing.rect import Rect
 from facecraft.core.face.template import FaceTemplate
 
 MAKEUP_REGIONS = ("lips", "cheeks", "eyelids")

@@ -26,9 +26,9 @@ from collections.abc import Callable, Sequence
 import cv2
 import numpy as np
 
-from facecraft.core.editing.brush import Rect
 from facecraft.core.editing.document import EditDocument
 from facecraft.core.editing.layers import Layer, TransferSpec, encode_offset
+from facecraft.core.editing.rect import Rect
 from facecraft.core.editing.reference import Reference, ReferencePhotoError, mask_bounds, skin_tone
 from facecraft.core.editing.regions import TRANSFER_REGIONS, makeup_mask
 from facecraft.core.face.template import FaceTemplate

@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from facecraft.core.errors import ImageLoadError
+from facecraft.core.io.pixels import float_to_uint16, swap_red_blue, to_rgb8, uint16_to_uint8
 
 SUPPORTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "TIFF", "BMP"})
 """Pillow format names :func:`load_image` accepts (MPO is a multi-picture JPEG)."""
@@ -178,20 +179,9 @@ def _loaded(path: Path, fmt: str, pixels: np.ndarray, orientation: int) -> Loade
         format=fmt,
         original=original,
         rgb=to_rgb8(original),
-        alpha=None if alpha is None else _to_uint8(alpha),
+        alpha=None if alpha is None else uint16_to_uint8(alpha),
         exif_orientation=orientation,
     )
-
-
-def to_rgb8(pixels: np.ndarray) -> np.ndarray:
-    """An ``(H, W, 3)`` uint8 RGB copy of ``(H, W, C)`` grey/grey+alpha/RGB/RGBA pixels."""
-    if pixels.ndim != 3 or pixels.shape[2] not in (1, 2, 3, 4):
-        raise ValueError(f"expected (H, W, C) pixels with C in 1..4, got shape {pixels.shape}")
-    colour = pixels[..., :1] if pixels.shape[2] <= 2 else pixels[..., :3]
-    colour = _to_uint8(colour)
-    if colour.shape[2] == 1:
-        colour = np.repeat(colour, 3, axis=2)
-    return np.ascontiguousarray(colour)
 
 
 def _check_size(path: Path, width: int, height: int, max_pixels: int) -> None:
@@ -284,26 +274,7 @@ def _decode_with_opencv(data: bytes) -> np.ndarray:
         raise ImageLoadError("the file is truncated or corrupt (16-bit decoder failed)")
     if pixels.dtype not in (np.uint8, np.uint16):
         raise ImageLoadError(f"unsupported sample type {pixels.dtype}")
-    return _bgr_to_rgb(pixels)
-
-
-def _bgr_to_rgb(pixels: np.ndarray) -> np.ndarray:
-    """OpenCV's ``(H, W)`` / ``(H, W, C)`` BGR(A) as a C-contiguous ``(H, W, C)`` RGB(A) array."""
-    if pixels.ndim == 2:
-        pixels = pixels[..., None]
-    if pixels.shape[2] == 3:
-        pixels = pixels[..., ::-1]
-    elif pixels.shape[2] == 4:
-        pixels = pixels[..., [2, 1, 0, 3]]
-    return np.ascontiguousarray(pixels)
-
-
-def _to_uint8(pixels: np.ndarray) -> np.ndarray:
-    if pixels.dtype == np.uint8:
-        return pixels
-    if pixels.dtype == np.uint16:
-        return ((pixels.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
-    raise ValueError(f"expected uint8 or uint16 pixels, got {pixels.dtype}")
+    return swap_red_blue(pixels)
 
 
 def _float_tiff_pixels(data: bytes, path: Path, max_pixels: int) -> tuple[np.ndarray, int] | None:
@@ -355,7 +326,7 @@ def _float_tiff_pixels(data: bytes, path: Path, max_pixels: int) -> tuple[np.nda
         samples = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if bits > 16 else None
         if samples is None or samples.dtype.kind != "f":
             raise ImageLoadError(f"{path}: the floating-point TIFF cannot be decoded ({_reason(failure)})")
-        samples = _bgr_to_rgb(samples)
+        samples = swap_red_blue(samples)
     elif axes == "SYX":
         samples = np.moveaxis(samples, 0, -1)
     if samples.ndim == 2:
@@ -364,14 +335,4 @@ def _float_tiff_pixels(data: bytes, path: Path, max_pixels: int) -> tuple[np.nda
         raise ImageLoadError(
             f"{path}: unsupported floating-point TIFF ({samples.shape[2]} samples per pixel)"
         )
-    return _float_to_uint16(samples), orientation
-
-
-def _float_to_uint16(samples: np.ndarray) -> np.ndarray:
-    """Float samples clipped to ``[0, 1]`` (NaN as 0) and scaled to 0..65535, rounded to nearest."""
-    values = samples.astype(np.float32)  # a copy: the scaling below works in place
-    np.nan_to_num(values, copy=False, nan=0.0, posinf=1.0, neginf=0.0)
-    np.clip(values, 0.0, 1.0, out=values)
-    values *= 65535.0
-    values += 0.5
-    return np.ascontiguousarray(values.astype(np.uint16))
+    return float_to_uint16(samples), orientation

@@ -25,6 +25,7 @@ import numpy as np
 
 from facecraft.core.errors import ExportError
 from facecraft.core.io.atomic import write_bytes_atomically
+from facecraft.core.io.pixels import swap_red_blue, uint16_to_uint8
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 """File name endings :func:`write_image` accepts (case-insensitive)."""
@@ -310,28 +311,12 @@ def _encode_image(path: Path, pixels: np.ndarray, quality: int) -> bytes:
     else:
         if not 1 <= quality <= 100:
             raise ExportError(f"{path}: JPEG quality must be 1..100, got {quality}")
-        pixels = _to_uint8(pixels if pixels.shape[2] in (1, 3) else pixels[..., :3])
+        pixels = uint16_to_uint8(pixels if pixels.shape[2] in (1, 3) else pixels[..., :3])
         extension, params = ".jpg", [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
-    ok, encoded = cv2.imencode(extension, _rgb_to_bgr(pixels), params)
+    ok, encoded = cv2.imencode(extension, swap_red_blue(pixels), params)
     if not ok:
         raise ExportError(f"{path}: the image could not be encoded")
     return encoded.tobytes()
-
-
-def _rgb_to_bgr(pixels: np.ndarray) -> np.ndarray:
-    """OpenCV's channel order: RGB -> BGR, RGBA -> BGRA, grey unchanged."""
-    if pixels.shape[2] == 3:
-        return np.ascontiguousarray(pixels[..., ::-1])
-    if pixels.shape[2] == 4:
-        return np.ascontiguousarray(pixels[..., [2, 1, 0, 3]])
-    return np.ascontiguousarray(pixels)
-
-
-def _to_uint8(pixels: np.ndarray) -> np.ndarray:
-    """uint16 scaled to 0..255 (rounded to nearest); uint8 unchanged."""
-    if pixels.dtype == np.uint8:
-        return pixels
-    return ((pixels.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
 
 
 def _checked_floats(

@@ -14,6 +14,7 @@ from facecraft.core.camera import CAMERA_PARAMS
 from facecraft.core.decomposition import Decomposition
 from facecraft.core.face.template import FaceTemplate
 from facecraft.core.io.meshes import MeshFiles, mesh_normals, outward_winding, write_ply, write_textured_obj
+from facecraft.core.io.pixels import unit_to_uint8
 
 UV_MAPS = ("albedo", "albedo_proxy", "shading", "texture", "shape", "normals", "visibility")
 """UV maps written as ``<stem>_uv_<name>.png``."""
@@ -58,12 +59,7 @@ def uv_map_images(decomposition: Decomposition, template: FaceTemplate) -> dict[
         "normals": np.where(mask[..., None], (decomposition.normals + 1.0) / 2.0, 0.0),
         "visibility": np.repeat(decomposition.visibility[..., None].astype(np.float32), 3, axis=2),
     }
-    return {name: to_uint8(value) for name, value in maps.items()}
-
-
-def to_uint8(values: np.ndarray) -> np.ndarray:
-    """Floats in ``[0, 1]`` to uint8 (rounded, clipped)."""
-    return np.clip(np.asarray(values, dtype=np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return {name: unit_to_uint8(value) for name, value in maps.items()}
 
 
 def mesh_vertices(shape_uv: np.ndarray, template: FaceTemplate) -> np.ndarray:
@@ -105,5 +101,5 @@ def export_ply(path: str | Path, shape_uv: np.ndarray, albedo_uv: np.ndarray, te
         ExportError: the file cannot be written.
     """
     vertices = mesh_vertices(shape_uv, template)
-    colours = to_uint8(mesh_vertices(albedo_uv, template))
+    colours = unit_to_uint8(mesh_vertices(albedo_uv, template))
     write_ply(path, vertices, outward_winding(vertices, template.triangles), colours)

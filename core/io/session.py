@@ -31,6 +31,7 @@ from facecraft import __version__
 from facecraft.core.camera import CropTransform
 from facecraft.core.decomposition import ARRAYS, Decomposition
 from facecraft.core.editing.layers import Layer, LayerKind, MakeupSpec, StickerPlacement, TransferSpec
+from facecraft.core.editing.sticker import MAX_STICKER_SIDE
 from facecraft.core.errors import FaceCraftError, ImageLoadError
 from facecraft.core.io.atomic import write_bytes_atomically
 from facecraft.core.io.image_read import LoadedImage, decode_image
@@ -40,7 +41,6 @@ VERSION = 1
 SUFFIX = ".facecraft"
 MAX_MEMBER_BYTES = 1 << 30
 """Largest uncompressed member accepted."""
-MAX_STICKER_SIDE = 4096
 
 
 class SessionError(FaceCraftError):

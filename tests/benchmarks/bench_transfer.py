@@ -45,7 +45,7 @@ from facecraft.core.editing.transfer import add_transfer
 from facecraft.core.fitting import DEFAULT_FIDELITY
 from facecraft.core.io.image_read import load_image
 from facecraft.core.io.meshes import write_image
-from facecraft.core.io.records import to_uint8
+from facecraft.core.io.pixels import unit_to_uint8
 from facecraft.core.render.turntable import TurntableScene, TurntableSettings, write_turntable
 from facecraft.core.resources import resource_path
 
@@ -111,7 +111,7 @@ def time_transfers(decomposer: Decomposer, photo: np.ndarray, reference, repeats
 def time_turntable(decomposer: Decomposer, photo: np.ndarray, repeats: int) -> dict:
     decomposition = decomposer.decompose(photo, DEFAULT_FIDELITY)
     editor = FaceEditor(photo, decomposition, decomposer.template)
-    scene = TurntableScene(decomposition.shape, to_uint8(editor.edited_albedo()), decomposition.lighting)
+    scene = TurntableScene(decomposition.shape, unit_to_uint8(editor.edited_albedo()), decomposition.lighting)
     settings = TurntableSettings(seconds=4.0, fps=30, size=512)
     results = {}
     with tempfile.TemporaryDirectory() as folder:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facecraft.core.editing.brush import Rect
 from facecraft.core.editing.composite import PhotoCompositor, SurfaceMap
+from facecraft.core.editing.rect import Rect
 
 
 def _flat_surface(height: int, width: int) -> SurfaceMap:

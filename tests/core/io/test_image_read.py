@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from facecraft.core.errors import ImageLoadError
-from facecraft.core.io.image_read import apply_exif_orientation, load_image, to_rgb8
+from facecraft.core.io.image_read import apply_exif_orientation, load_image
+from facecraft.core.io.pixels import to_rgb8
 
 
 def _gradient(h: int = 24, w: int = 32) -> np.ndarray:
