@@ -1,10 +1,9 @@
 """Makeup regions on the UV canvas, built from the template's 68 iBUG landmarks.
 
 :func:`makeup_mask` gives a soft ``(H, W)`` mask in ``[0, 1]`` for a named
-region at any canvas size. Landmark indices are the 0-based iBUG 68 points:
-jaw 0-16, brows 17-21 and 22-26, nose 27-35, eyes 36-41 and 42-47, outer lip
-48-59, inner lip 60-67; the first of each pair of features lies on the image's
-left (the subject's right). Because the UV layout and the template's landmarks
+region at any canvas size, from the iBUG 68 points' named index sets
+(:mod:`facecraft.core.face.landmark_indices`); the first of each pair of features
+lies on the image's left (the subject's right). Because the UV layout and the template's landmarks
 are mirror-symmetric, so are the masks: ``mask[:, ::-1]`` matches ``mask``.
 
 Every mask is exactly 0 a few feather widths away from its region (and
@@ -24,6 +23,15 @@ import numpy as np
 
 from facecraft.core.conventions import uv_to_texel
 from facecraft.core.editing.rect import Rect
+from facecraft.core.face.landmark_indices import (
+    IBUG_INNER_LIPS,
+    IBUG_JAW,
+    IBUG_LEFT_BROW,
+    IBUG_LEFT_EYE,
+    IBUG_OUTER_LIPS,
+    IBUG_RIGHT_BROW,
+    IBUG_RIGHT_EYE,
+)
 from facecraft.core.face.template import FaceTemplate
 
 MAKEUP_REGIONS = ("lips", "cheeks", "eyelids")
@@ -58,8 +66,8 @@ BROW_HALF_HEIGHT = 0.3
 FACE_INSET = 0.01
 """The whole-face region stops this fraction of the canvas width inside the template's face mask."""
 
-_OUTER_LIP = list(range(48, 60))
-_INNER_LIP = list(range(60, 68))
+_OUTER_LIP = list(IBUG_OUTER_LIPS)
+_INNER_LIP = list(IBUG_INNER_LIPS)
 
 
 @dataclass(frozen=True)
@@ -79,20 +87,20 @@ class _Side:
 
 _SIDES = (
     _Side(
-        lid=(36, 37, 38, 39),
-        eye=tuple(range(36, 42)),
-        brow=tuple(range(17, 22)),
-        lower_lid=(40, 41),
-        mouth_corner=48,
-        jaw=(1, 2, 3, 4),
+        lid=IBUG_RIGHT_EYE[:4],
+        eye=IBUG_RIGHT_EYE,
+        brow=IBUG_RIGHT_BROW,
+        lower_lid=IBUG_RIGHT_EYE[4:],
+        mouth_corner=IBUG_OUTER_LIPS[0],
+        jaw=IBUG_JAW[1:5],
     ),
     _Side(
-        lid=(45, 44, 43, 42),
-        eye=tuple(range(42, 48)),
-        brow=tuple(range(22, 27)),
-        lower_lid=(46, 47),
-        mouth_corner=54,
-        jaw=(12, 13, 14, 15),
+        lid=IBUG_LEFT_EYE[3::-1],
+        eye=IBUG_LEFT_EYE,
+        brow=IBUG_LEFT_BROW,
+        lower_lid=IBUG_LEFT_EYE[4:],
+        mouth_corner=IBUG_OUTER_LIPS[6],
+        jaw=IBUG_JAW[12:16],
     ),
 )
 
