@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from facecraft.app.state import EditorState
-from facecraft.app.tool_panel import SliderSpin
+from facecraft.app.widgets import SliderSpin
 from facecraft.core.editing.layers import Layer
 
 

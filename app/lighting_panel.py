@@ -6,7 +6,7 @@ from PySide6.QtCore import QSignalBlocker
 from PySide6.QtWidgets import QFormLayout, QGroupBox, QLabel, QVBoxLayout, QWidget
 
 from facecraft.app.state import EditorState
-from facecraft.app.tool_panel import SliderSpin
+from facecraft.app.widgets import SliderSpin
 from facecraft.core.editing.reference import Reference
 from facecraft.core.editing.relighting import ReferenceLight, RelightSettings
 

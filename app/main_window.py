@@ -35,12 +35,13 @@ from facecraft.app.image_view import CompareView, ImageView, to_qimage
 from facecraft.app.layer_panel import LayerPanel
 from facecraft.app.lighting_panel import LightingPanel
 from facecraft.app.preferences import Preferences
-from facecraft.app.reference_panel import ReferencePanel, scrolling
+from facecraft.app.reference_panel import ReferencePanel
 from facecraft.app.state import EditorState, Tool
 from facecraft.app.sticker_handles import StickerHandles
 from facecraft.app.tool_panel import ToolPanel
 from facecraft.app.turntable_export import TurntableExporter, scene_snapshot
-from facecraft.app.viewer3d import FaceViewer3D, viewer_lighting
+from facecraft.app.viewer3d import FaceViewer3D
+from facecraft.app.widgets import scrolling
 from facecraft.app.workers import (
     DecomposeRequest,
     DecompositionRunner,
@@ -51,6 +52,7 @@ from facecraft.app.workers import (
     shaded_geometry,
 )
 from facecraft.core.editing.rect import Rect
+from facecraft.core.editing.relighting import studio_lighting
 from facecraft.core.face.template import FaceTemplate
 from facecraft.core.io.image_read import LoadedImage
 from facecraft.core.io.meshes import write_image
@@ -133,7 +135,7 @@ class MainWindow(QMainWindow):
         self.uv_view.placeholder = "The albedo you paint on appears here"
         self.sticker_handles = StickerHandles(self.uv_view)
         self.viewer3d = FaceViewer3D(self.template)
-        self.viewer3d.set_lighting(viewer_lighting())
+        self.viewer3d.set_lighting(studio_lighting())
         self.panes = {name: ImageView() for name in ("Input", "Reconstruction", "Albedo", "Shape", "Shading")}
         self.tabs = QTabWidget()
         self.tabs.addTab(self.uv_view, "Paint (UV)")

@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -36,7 +35,7 @@ from PySide6.QtWidgets import (
 from facecraft.app.image_view import CompareView, ImageView
 from facecraft.app.reference_loader import ReferenceLoader, ReferenceRequest
 from facecraft.app.state import EditorState
-from facecraft.app.tool_panel import SliderSpin
+from facecraft.app.widgets import SliderSpin
 from facecraft.core.editing.albedo import canvas_size
 from facecraft.core.editing.layers import TransferSpec
 from facecraft.core.editing.reference import SEEN, Reference
@@ -61,15 +60,6 @@ MASK_BRUSH = 0.025
 """Radius of the mask brush, as a fraction of the preview's width."""
 UNSEEN_SHADE = 0.25
 """Unseen texels are shown this bright."""
-
-
-def scrolling(widget: QWidget) -> QScrollArea:
-    """``widget`` in a scroll area, so that a tall panel never forces the window taller than the screen."""
-    area = QScrollArea()
-    area.setWidgetResizable(True)
-    area.setFrameShape(QScrollArea.Shape.NoFrame)
-    area.setWidget(widget)
-    return area
 
 
 class ReferencePanel(QWidget):

@@ -7,15 +7,14 @@ its own signals blocked, so a model change never echoes back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSignalBlocker, QSize, Qt, Signal
-from PySide6.QtGui import QAction, QActionGroup, QColor, QIcon, QImage, QKeySequence, QPixmap
+from PySide6.QtCore import QSignalBlocker, QSize, Qt
+from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
-    QColorDialog,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -26,21 +25,19 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMessageBox,
     QPushButton,
-    QSlider,
-    QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from facecraft.app.state import EditorState, Tool
+from facecraft.app.widgets import ICON_SIZE, Colour, ColourButton, SliderSpin, icon_from_rgba
 from facecraft.core.editing.document import BrushSettings
 from facecraft.core.editing.layers import Layer, LayerKind, MakeupSpec, StickerPlacement
+from facecraft.core.editing.regions import MAKEUP_PRESETS
 from facecraft.core.editing.sticker import load_sticker
 from facecraft.core.errors import ImageLoadError
 from facecraft.core.resources import resource_path
-
-Colour = tuple[float, float, float]
 
 BRUSH_RADIUS_RANGE = (1, 200)
 """Brush radius limits of the size controls, canvas texels."""
@@ -49,24 +46,7 @@ BRUSH_SIZE_STEP = 1.15
 NEW_STICKER_PLACEMENT = StickerPlacement((0.5, 0.42), 0.18, 0.0)
 """Where "Place sticker" puts a new sticker: mid-face, a little above the centre of the canvas."""
 STICKER_FILE_FILTER = "Images (*.png *.webp *.jpg *.jpeg *.bmp *.tif *.tiff);;All files (*)"
-ICON_SIZE = 48
 
-
-@dataclass(frozen=True)
-class MakeupPreset:
-    """A named makeup region with a default colour."""
-
-    label: str
-    region: str
-    colour: Colour
-
-
-MAKEUP_PRESETS = (
-    MakeupPreset("Lipstick", "lips", (0.70, 0.12, 0.22)),
-    MakeupPreset("Blush", "cheeks", (0.88, 0.42, 0.45)),
-    MakeupPreset("Eyeshadow", "eyelids", (0.42, 0.27, 0.55)),
-)
-"""The presets of the makeup combo box, one per :data:`~facecraft.core.editing.regions.MAKEUP_REGIONS`."""
 
 _TOOLS = (
     (Tool.NAVIGATE, "Navigate", "N", "Pan and zoom the views; drag does not edit"),
@@ -74,116 +54,6 @@ _TOOLS = (
     (Tool.ERASER, "Eraser", "E", "Erase paint from the active paint layer"),
     (Tool.STICKER, "Sticker", "S", "Move, scale and rotate the active sticker"),
 )
-
-
-def _qcolor(colour: Colour) -> QColor:
-    return QColor.fromRgbF(*(float(np.clip(c, 0.0, 1.0)) for c in colour))
-
-
-def _rgb(colour: QColor) -> Colour:
-    return (colour.red() / 255.0, colour.green() / 255.0, colour.blue() / 255.0)
-
-
-def icon_from_rgba(image: np.ndarray, size: int = ICON_SIZE) -> QIcon:
-    """A square icon showing an ``(h, w, 4)`` uint8 RGBA image, aspect kept."""
-    array = np.ascontiguousarray(image)
-    height, width = array.shape[:2]
-    qimage = QImage(array.data, width, height, 4 * width, QImage.Format.Format_RGBA8888).copy()
-    scaled = qimage.scaled(
-        size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
-    )
-    return QIcon(QPixmap.fromImage(scaled))
-
-
-class SliderSpin(QWidget):
-    """A slider with a spin box showing the same integer value.
-
-    Signals:
-        value_changed(int): the user changed the value (every step of a drag).
-        committed(int): the user finished a change: the slider was released, or it moved
-            without a drag (keys, clicks on the groove), or the spin box changed.
-    """
-
-    value_changed = Signal(int)
-    committed = Signal(int)
-
-    def __init__(self, minimum: int, maximum: int, suffix: str = "", parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setRange(minimum, maximum)
-        self.spin = QSpinBox()
-        self.spin.setRange(minimum, maximum)
-        self.spin.setSuffix(suffix)
-        self.spin.setKeyboardTracking(False)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.slider, 1)
-        layout.addWidget(self.spin)
-        self.slider.valueChanged.connect(self._slider_changed)
-        self.slider.sliderReleased.connect(lambda: self.committed.emit(self.value()))
-        self.spin.valueChanged.connect(self._spin_changed)
-
-    def value(self) -> int:
-        return self.slider.value()
-
-    def set_value(self, value: int) -> None:
-        """Show ``value`` (clamped to the range) without emitting anything."""
-        with QSignalBlocker(self.slider), QSignalBlocker(self.spin):
-            self.slider.setValue(int(value))
-            self.spin.setValue(self.slider.value())
-
-    @property
-    def dragging(self) -> bool:
-        return self.slider.isSliderDown()
-
-    def _slider_changed(self, value: int) -> None:
-        with QSignalBlocker(self.spin):
-            self.spin.setValue(value)
-        self.value_changed.emit(value)
-        if not self.slider.isSliderDown():
-            self.committed.emit(value)
-
-    def _spin_changed(self, value: int) -> None:
-        with QSignalBlocker(self.slider):
-            self.slider.setValue(value)
-        self.value_changed.emit(value)
-        self.committed.emit(value)
-
-
-class ColourButton(QToolButton):
-    """Shows a colour swatch; a click opens a colour dialog.
-
-    Signals:
-        colour_chosen(tuple): the user picked an RGB colour in ``[0, 1]``.
-    """
-
-    colour_chosen = Signal(tuple)
-
-    def __init__(self, title: str, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._title = title
-        self._colour: Colour = (0.0, 0.0, 0.0)
-        self.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        self.setToolTip(title)
-        self.clicked.connect(self._choose)
-        self.set_colour(self._colour)
-
-    def colour(self) -> Colour:
-        return self._colour
-
-    def set_colour(self, colour: Colour) -> None:
-        """Show ``colour`` (no signal)."""
-        self._colour = tuple(float(c) for c in colour)
-        swatch = QPixmap(28, 16)
-        swatch.fill(_qcolor(self._colour))
-        self.setIcon(QIcon(swatch))
-        self.setText(_qcolor(self._colour).name())
-
-    def _choose(self) -> None:
-        colour = QColorDialog.getColor(_qcolor(self._colour), self, self._title)
-        if colour.isValid():
-            self.set_colour(_rgb(colour))
-            self.colour_chosen.emit(self._colour)
 
 
 class ToolPanel(QWidget):

@@ -19,7 +19,6 @@ from dataclasses import dataclass, replace
 
 import moderngl
 import numpy as np
-import torch
 from PySide6.QtCore import QCoreApplication, QEvent, QEventLoop, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QColor,
@@ -35,10 +34,10 @@ from PySide6.QtGui import (
 from PySide6.QtOpenGL import QOpenGLWindow
 from PySide6.QtWidgets import QToolTip, QVBoxLayout, QWidget
 
+from facecraft.core.editing.relighting import studio_lighting
 from facecraft.core.face.template import FaceTemplate
 from facecraft.core.render.gl import DisplayMode, GLCamera, GLFaceRenderer
 from facecraft.core.render.pick import pick_uv
-from facecraft.core.render.shading import ambient_light, directional_light
 
 CONTROLS_HINT = "Drag to orbit, right-drag to pan, wheel to zoom, double-click or R to reset"
 GL_RENDERER = 0x1F01
@@ -85,12 +84,6 @@ class OrbitView:
         scale = self.zoom * 0.8 * min(width, height) / face_height
         centre = ((width - 1) / 2 + self.pan[0] * device_ratio, (height - 1) / 2 + self.pan[1] * device_ratio)
         return GLCamera(scale, (self.pitch, self.yaw, 0.0), centre)
-
-
-def viewer_lighting() -> np.ndarray:
-    """``(3, 9)`` neutral studio lighting: soft ambient plus a key light above-left of the viewer."""
-    key = directional_light(torch.tensor([[-0.4, 0.5, 1.0]]), torch.full((1, 3), 0.75))
-    return (ambient_light(1, 0.4) + key)[0].numpy()
 
 
 def software_renderer() -> bool:
@@ -188,7 +181,7 @@ class FaceViewer3D(QWidget):
         self._face_height = float(np.ptp(template.mean_vertices()[:, 1]))
         self._shape = template.mean_shape_uv
         self._albedo: np.ndarray | None = None
-        self._lighting = viewer_lighting()
+        self._lighting = studio_lighting()
         self._mode = DisplayMode.GEOMETRY
         self._view = OrbitView()
         self._background = QColor(38, 40, 44)

@@ -26,12 +26,12 @@ from PySide6.QtCore import QObject, Signal
 
 from facecraft.app.image_view import to_qimage
 from facecraft.app.threads import lower_this_thread_priority
-from facecraft.app.viewer3d import viewer_lighting
 from facecraft.core.decompose import Decomposer
 from facecraft.core.decomposition import Decomposition
 from facecraft.core.editing.composite import shading_under
 from facecraft.core.editing.document import EditDocument
 from facecraft.core.editing.editor import FaceEditor
+from facecraft.core.editing.relighting import studio_lighting
 from facecraft.core.errors import FaceCraftError, naming_file
 from facecraft.core.face.detection import DetectedFace
 from facecraft.core.face.template import FaceTemplate
@@ -326,7 +326,7 @@ def shaded_geometry(editor: FaceEditor) -> np.ndarray:
     surface = editor.surface
     if surface.region.empty:
         return picture
-    grey = shading_under(viewer_lighting(), surface.normals).mean(-1, keepdims=True) * 0.8
+    grey = shading_under(studio_lighting(), surface.normals).mean(-1, keepdims=True) * 0.8
     rows, cols = surface.region.slices()
     lit = unit_to_uint8(np.repeat(grey, 3, axis=-1))
     picture[rows, cols] = np.where(surface.covered[..., None], lit, picture[rows, cols])

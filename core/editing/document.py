@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from facecraft.core.conventions import uv_to_texel
 from facecraft.core.editing.brush import BrushStroke
 from facecraft.core.editing.history import (
     Change,
@@ -318,7 +319,8 @@ class EditDocument:
 
     def _sticker_pixels(self, image: np.ndarray, placement: StickerPlacement) -> np.ndarray:
         height, width = self.canvas_size
-        centre = (placement.centre[0] * width - 0.5, placement.centre[1] * height - 0.5)
+        col, row = uv_to_texel(np.asarray(placement.centre), height, width)
+        centre = (float(col), float(row))
         pixels, _ = rasterize_sticker(
             image, self.canvas_size, centre, placement.width * width, placement.rotation
         )

@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from facecraft.core.conventions import uv_to_texel
 from facecraft.core.editing.document import BrushSettings
 from facecraft.core.editing.editor import FaceEditor
 from facecraft.core.editing.layers import MakeupSpec, StickerPlacement, TransferSpec
@@ -308,7 +309,7 @@ def _stroke_points(
     radius = float(edit.get("radius", 8.0))
     if edit.get("space", "photo") == "uv":
         height = editor.canvas_size[0]
-        return np.stack([points[:, 0] * width - 0.5, points[:, 1] * height - 0.5], axis=1), radius * width
+        return uv_to_texel(points, height, width), radius * width
     canvas, valid = editor.photo_to_canvas(points)
     if not valid.any():
         raise RecipeError(f"edit {number}: the stroke's points are all off the face")

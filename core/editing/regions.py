@@ -39,6 +39,22 @@ MAKEUP_REGIONS = ("lips", "cheeks", "eyelids")
 TRANSFER_REGIONS = ("lips", "eyelids", "cheeks", "brows", "face")
 """The regions :func:`makeup_mask` knows; what can be copied from a reference photo."""
 
+@dataclass(frozen=True)
+class MakeupPreset:
+    """A named makeup region with a default colour."""
+
+    label: str
+    region: str
+    colour: tuple[float, float, float]
+
+
+MAKEUP_PRESETS = (
+    MakeupPreset("Lipstick", "lips", (0.70, 0.12, 0.22)),
+    MakeupPreset("Blush", "cheeks", (0.88, 0.42, 0.45)),
+    MakeupPreset("Eyeshadow", "eyelids", (0.42, 0.27, 0.55)),
+)
+"""The presets of the makeup combo box, one per :data:`MAKEUP_REGIONS`."""
+
 FEATHER_SIGMA = 0.004
 """Standard deviation of the Gaussian feather of polygon regions, as a fraction of the canvas width."""
 FEATHER_TRUNCATE = 3.0

@@ -105,3 +105,12 @@ def relit_lighting(fitted: np.ndarray, settings: RelightSettings) -> np.ndarray:
     key = directional_light(direction, level * settings.intensity)
     ambient = ambient_light(1, 1.0, dtype=torch.float64) * (level * settings.ambient)[:, :, None]
     return (key + ambient)[0].numpy().astype(np.float32)
+
+
+def studio_lighting() -> np.ndarray:
+    """``(3, 9)`` neutral studio lighting: soft ambient plus a key light above-left of the viewer.
+
+    What the 3D view and the GUI's shaded-geometry pane light an unrelit face with.
+    """
+    key = directional_light(torch.tensor([[-0.4, 0.5, 1.0]]), torch.full((1, 3), 0.75))
+    return (ambient_light(1, 0.4) + key)[0].numpy()

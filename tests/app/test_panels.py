@@ -12,11 +12,11 @@ from PySide6.QtWidgets import QColorDialog, QFileDialog, QInputDialog, QMessageB
 
 from facecraft.app.layer_panel import LayerPanel
 from facecraft.app.state import EditorState, Tool
-from facecraft.app.tool_panel import MAKEUP_PRESETS, NEW_STICKER_PLACEMENT, ToolPanel
+from facecraft.app.tool_panel import NEW_STICKER_PLACEMENT, ToolPanel
 from facecraft.core.decompose import Decomposer
 from facecraft.core.editing.document import BrushSettings
 from facecraft.core.editing.layers import LayerKind, MakeupSpec
-from facecraft.core.editing.regions import MAKEUP_REGIONS
+from facecraft.core.editing.regions import MAKEUP_PRESETS, MAKEUP_REGIONS
 from facecraft.core.editing.sticker import load_sticker
 from facecraft.core.io.image_read import load_image
 from facecraft.core.resources import resource_path
