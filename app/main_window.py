@@ -9,16 +9,14 @@ thread only swaps them in.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QImage, QKeySequence
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QImage
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
-    QFileDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -30,7 +28,9 @@ from PySide6.QtWidgets import (
 )
 
 from facecraft import __version__
+from facecraft.app.actions import build_actions
 from facecraft.app.fidelity_panel import FidelityPanel
+from facecraft.app.file_controller import FileController
 from facecraft.app.image_view import CompareView, ImageView, to_qimage
 from facecraft.app.layer_panel import LayerPanel
 from facecraft.app.lighting_panel import LightingPanel
@@ -38,14 +38,14 @@ from facecraft.app.preferences import Preferences
 from facecraft.app.reference_panel import ReferencePanel
 from facecraft.app.state import EditorState, Tool
 from facecraft.app.sticker_handles import StickerHandles
+from facecraft.app.stroke_router import StrokeRouter
 from facecraft.app.tool_panel import ToolPanel
-from facecraft.app.turntable_export import TurntableExporter, scene_snapshot
+from facecraft.app.turntable_export import TurntableExporter
 from facecraft.app.viewer3d import FaceViewer3D
 from facecraft.app.widgets import scrolling
 from facecraft.app.workers import (
     DecomposeRequest,
     DecompositionRunner,
-    FileJobs,
     FitPreview,
     PhotoLoader,
     PreparedFace,
@@ -55,15 +55,11 @@ from facecraft.core.editing.rect import Rect
 from facecraft.core.editing.relighting import studio_lighting
 from facecraft.core.face.template import FaceTemplate
 from facecraft.core.io.image_read import LoadedImage
-from facecraft.core.io.meshes import write_image
 from facecraft.core.io.pixels import unit_to_uint8
-from facecraft.core.io.records import export_mesh
-from facecraft.core.io.session import SUFFIX, LoadedSession, save_session
+from facecraft.core.io.session import SUFFIX, LoadedSession
 from facecraft.core.render.gl import DisplayMode
 from facecraft.core.render.turntable import TurntableSettings
 
-IMAGE_FILTER = "Images (*.jpg *.jpeg *.png *.webp *.tif *.tiff *.bmp);;All files (*)"
-SESSION_FILTER = f"FaceCraft sessions (*{SUFFIX})"
 TEXTURE_REFRESH_MS = 60
 """The 3D view's texture is re-uploaded at most this often while painting."""
 
@@ -93,7 +89,6 @@ class MainWindow(QMainWindow):
         self.preferences = Preferences(settings)
         self.state = EditorState(template, self)
         self.loader = PhotoLoader(self)
-        self.files = FileJobs(self)
         self.photo_path: Path | None = None
         self._target_fidelity: float | None = None
         self._uv_pixels: np.ndarray | None = None
@@ -111,11 +106,14 @@ class MainWindow(QMainWindow):
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
         self._build_views()
         self._build_docks()
-        self._build_actions()
+        self.file_controller = FileController(self)
+        self.file_controller.written.connect(self.file_written)
+        self.strokes = StrokeRouter(self.state, self.photo_view, self.uv_view, self.viewer3d, self)
+        build_actions(self)
         self._connect()
         self._restore_settings()
         self._update_title()
-        self._update_actions()
+        self.update_actions()
 
     # -- construction -----------------------------------------------------------------------------
 
@@ -159,7 +157,6 @@ class MainWindow(QMainWindow):
         self.reference_panel = ReferencePanel(self.state)
         self.reference_panel.reference_changed.connect(self.lighting_panel.set_reference)
         self.turntable = TurntableExporter(self.template, self)
-        self.turntable.finished.connect(self._on_turntable_written)
         self.docks = {}
         for name, widget in (
             ("Fidelity", self.fidelity_panel),
@@ -177,101 +174,6 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["Lighting"], self.docks["Reference"])
         self.docks["Layers"].raise_()
 
-    def _action(
-        self, text: str, slot: object, shortcut: QKeySequence | str | None = None, tip: str = ""
-    ) -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        if tip:
-            action.setToolTip(tip)
-            action.setStatusTip(tip)
-        action.triggered.connect(slot)
-        return action
-
-    def _build_actions(self) -> None:
-        std = QKeySequence.StandardKey
-        self.open_action = self._action("&Open Photo…", self.choose_photo, std.Open, "Open a face photo")
-        self.open_session_action = self._action(
-            "Open &Session…", self.choose_session, "Ctrl+Shift+O", "Resume a saved editing session"
-        )
-        self.save_action = self._action(
-            "&Save Session", self.save, std.Save, "Save the edits and the decomposition"
-        )
-        self.save_as_action = self._action("Save Session &As…", self.save_as, std.SaveAs)
-        self.export_image_action = self._action(
-            "Export &Image…",
-            self.choose_image_export,
-            "Ctrl+E",
-            "Write the edited photo at its original resolution",
-        )
-        self.export_mesh_action = self._action(
-            "Export &Mesh…",
-            self.choose_mesh_export,
-            "Ctrl+Shift+E",
-            "Write the textured mesh (OBJ + MTL + PNG)",
-        )
-        self.open_reference_action = self._action(
-            "Open &Reference…",
-            self.choose_reference,
-            "Ctrl+Shift+R",
-            "A second photo to copy makeup, texture or light from",
-        )
-        self.export_turntable_action = self._action(
-            "Export &Turntable…",
-            self.choose_turntable_export,
-            "Ctrl+T",
-            "A video of the edited face turning left and right (MP4 or GIF)",
-        )
-        self.quit_action = self._action("&Quit", self.close, std.Quit)
-        self.undo_action = self._action("&Undo", self.state.undo, std.Undo)
-        self.redo_action = self._action("&Redo", self.state.redo, QKeySequence("Ctrl+Shift+Z"))
-        self.fit_action = self._action("&Fit Photo", self.photo_view.fit, "F", "Fit the photo in the view")
-        self.recent_menu = None
-
-        file_menu = self.menuBar().addMenu("&File")
-        file_menu.addAction(self.open_action)
-        self.recent_menu = file_menu.addMenu("Open &Recent")
-        file_menu.addAction(self.open_session_action)
-        file_menu.addAction(self.open_reference_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.save_action)
-        file_menu.addAction(self.save_as_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.export_image_action)
-        file_menu.addAction(self.export_mesh_action)
-        file_menu.addAction(self.export_turntable_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
-        edit_menu = self.menuBar().addMenu("&Edit")
-        edit_menu.addAction(self.undo_action)
-        edit_menu.addAction(self.redo_action)
-        tools_menu = self.menuBar().addMenu("&Tools")
-        for action in self.tool_panel.tool_actions.values():
-            tools_menu.addAction(action)
-        for action in self.tool_panel.extra_actions:
-            self.addAction(action)
-        view_menu = self.menuBar().addMenu("&View")
-        view_menu.addAction(self.fit_action)
-        for index in range(self.tabs.count()):
-            action = self._action(
-                self.tabs.tabText(index),
-                lambda _=False, i=index: self.tabs.setCurrentIndex(i),
-                f"Ctrl+{index + 1}",
-            )
-            view_menu.addAction(action)
-        modes = view_menu.addMenu("3D &Mode")
-        for mode, key in zip(DisplayMode, ("Alt+1", "Alt+2", "Alt+3", "Alt+4"), strict=False):
-            modes.addAction(
-                self._action(mode.name.capitalize(), lambda _=False, m=mode: self._set_mode(m), key)
-            )
-        view_menu.addSeparator()
-        for dock in self.docks.values():
-            view_menu.addAction(dock.toggleViewAction())
-        help_menu = self.menuBar().addMenu("&Help")
-        help_menu.addAction(self._action("&About FaceCraft", self._about))
-        self._rebuild_recent_menu()
-
     def _connect(self) -> None:
         state, runner = self.state, self.runner
         self.fidelity_panel.connect_runner(runner)
@@ -284,35 +186,18 @@ class MainWindow(QMainWindow):
         self.loader.loaded.connect(self._on_photo_loaded)
         self.loader.failed.connect(self._on_photo_failed)
         self.loader.session_loaded.connect(self._on_session_loaded)
-        self.files.finished.connect(self._on_file_written)
         state.photo_changed.connect(self._on_photo_changed)
         state.decomposition_changed.connect(self._on_decomposition_changed)
         state.photo_edited.connect(self._on_photo_edited)
         state.canvas_edited.connect(self._on_canvas_edited)
         state.history_changed.connect(self._update_title)
-        state.history_changed.connect(self._update_actions)
+        state.history_changed.connect(self.update_actions)
         state.tool_changed.connect(self._on_tool_changed)
         self.split_slider.valueChanged.connect(lambda v: self.photo_view.set_split(v / 100))
-        self.photo_view.stroke_started.connect(self._photo_stroke_started)
-        self.photo_view.stroke_moved.connect(self._photo_stroke_moved)
-        self.photo_view.stroke_finished.connect(state.end_stroke)
-        self.uv_view.stroke_started.connect(self._uv_stroke_started)
-        self.uv_view.stroke_moved.connect(lambda x, y: state.continue_stroke(np.array([[x, y]])))
-        self.uv_view.stroke_finished.connect(state.end_stroke)
-        self.viewer3d.stroke_started.connect(self._view3d_stroke_started)
-        self.viewer3d.stroke_moved.connect(self._view3d_stroke_moved)
-        self.viewer3d.stroke_finished.connect(state.end_stroke)
         self.photo_view.clicked.connect(self._photo_clicked)
         self._on_tool_changed(state.tool)
 
     # -- opening ----------------------------------------------------------------------------------
-
-    def choose_photo(self) -> None:
-        if not self._confirm_discard():
-            return
-        path, _ = QFileDialog.getOpenFileName(self, "Open Photo", self._last_folder(), IMAGE_FILTER)
-        if path:
-            self.open_photo(Path(path))
 
     def open_photo(self, path: Path, confirm: bool = False) -> bool:
         """Start opening a photo (read in the background, then decomposed).
@@ -320,7 +205,7 @@ class MainWindow(QMainWindow):
         Returns False when the user cancelled at the unsaved-edits question; a file that
         cannot be read is reported in a dialog when its reading fails.
         """
-        if confirm and not self._confirm_discard():
+        if confirm and not self.confirm_discard():
             return False
         self.status.setText(f"Opening {Path(path).name}…")
         self.loader.load(Path(path))
@@ -330,20 +215,20 @@ class MainWindow(QMainWindow):
         self, load_id: int, path: Path, photo: LoadedImage, data: bytes, image: QImage
     ) -> None:
         self.photo_path = Path(path)
-        self._remember(Path(path))
+        self.file_controller.remember(Path(path))
         self._loaded_image = (photo.original, image)
         self.state.open_photo(photo, data)
         self._decompose(0)
 
     def _on_photo_failed(self, load_id: int, path: Path, message: str) -> None:
         if Path(path).suffix == SUFFIX:
-            self._error(
+            self.show_error(
                 "Cannot open the session",
                 message,
                 "The file may be damaged or from another program; open the photo instead.",
             )
         else:
-            self._error("Cannot open the photo", message, "Choose a JPEG, PNG, WebP, TIFF or BMP photo.")
+            self.show_error("Cannot open the photo", message, "Choose a JPEG, PNG, WebP, TIFF or BMP photo.")
         self.photo_failed.emit(message)
 
     def _decompose(self, face: int) -> None:
@@ -365,13 +250,6 @@ class MainWindow(QMainWindow):
             DecomposeRequest(photo.rgb, float(fidelity), face=face, tag=photo, source=photo.path)
         )
 
-    def choose_session(self) -> None:
-        if not self._confirm_discard():
-            return
-        path, _ = QFileDialog.getOpenFileName(self, "Open Session", self._last_folder(), SESSION_FILTER)
-        if path:
-            self.open_session(Path(path))
-
     def open_session(self, path: Path) -> bool:
         """Start opening a session (read and prepared in the background); problems go to a dialog."""
         self.status.setText(f"Opening {Path(path).name}…")
@@ -383,7 +261,7 @@ class MainWindow(QMainWindow):
     ) -> None:
         self.runner.cancel()
         self.photo_path = None
-        self._remember(path)
+        self.file_controller.remember(path)
         self._prepared = prepared
         self._loaded_image = (session.photo.original, image)
         self.state.open_session(session.photo, session.photo_bytes, prepared.editor, path)
@@ -428,7 +306,7 @@ class MainWindow(QMainWindow):
             advice = "Use a photo where one face is clearly visible, roughly frontal and not too small."
         elif "weights" in message or "model" in message:
             advice = "Reinstall FaceCraft: its model file is missing or damaged."
-        self._error("Cannot decompose the photo", message, advice)
+        self.show_error("Cannot decompose the photo", message, advice)
 
     def _on_preview(self, request_id: int, preview: FitPreview) -> None:
         if self.state.decomposition is None:
@@ -456,7 +334,7 @@ class MainWindow(QMainWindow):
         self._face_region = None
         self.photo_view.set_boxes([], 0)
         self._update_title()
-        self._update_actions()
+        self.update_actions()
 
     def _on_decomposition_changed(self) -> None:
         editor, decomposition = self.state.editor, self.state.decomposition
@@ -484,7 +362,7 @@ class MainWindow(QMainWindow):
         self._face_region = region
         self.sticker_handles.bind(self.state)
         self._show_face_boxes()
-        self._update_actions()
+        self.update_actions()
 
     def _on_photo_edited(self, rect: Rect) -> None:
         editor = self.state.editor
@@ -516,47 +394,8 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.viewer3d)
 
     def _on_tool_changed(self, tool: Tool) -> None:
-        painting = tool in (Tool.BRUSH, Tool.ERASER)
-        self.photo_view.set_painting(painting)
-        self.uv_view.set_painting(painting)
-        self.viewer3d.set_painting(painting)
+        self.strokes.set_tool(tool)
         self.sticker_handles.set_enabled(tool is Tool.STICKER)
-
-    # -- painting ---------------------------------------------------------------------------------
-
-    def _photo_stroke_started(self, x: float, y: float) -> None:
-        editor = self.state.editor
-        if editor is None:
-            return
-        points, valid = editor.photo_to_canvas(np.array([[x, y]]))
-        self.state.begin_stroke(points[valid])
-
-    def _photo_stroke_moved(self, x: float, y: float) -> None:
-        editor = self.state.editor
-        if editor is None or not self.state.stroking:
-            return
-        points, valid = editor.photo_to_canvas(np.array([[x, y]]))
-        self.state.continue_stroke(points[valid])
-
-    def _uv_stroke_started(self, x: float, y: float) -> None:
-        if self.state.editor is not None:
-            self.state.begin_stroke(np.array([[x, y]]))
-
-    def _uv_to_canvas(self, u: float, v: float) -> np.ndarray:
-        editor = self.state.editor
-        assert editor is not None
-        height, width = editor.canvas_size
-        if not (np.isfinite(u) and np.isfinite(v)):
-            return np.zeros((0, 2))
-        return np.array([[u * width - 0.5, v * height - 0.5]])
-
-    def _view3d_stroke_started(self, u: float, v: float) -> None:
-        if self.state.editor is not None:
-            self.state.begin_stroke(self._uv_to_canvas(u, v))
-
-    def _view3d_stroke_moved(self, u: float, v: float) -> None:
-        if self.state.editor is not None and self.state.stroking:
-            self.state.continue_stroke(self._uv_to_canvas(u, v))
 
     def _photo_clicked(self, x: float, y: float) -> None:
         """With several faces, a click on another face (outside the current one) switches to it."""
@@ -578,146 +417,34 @@ class MainWindow(QMainWindow):
                 )
                 return
 
-    # -- saving and export ------------------------------------------------------------------------
+    # -- saving and export (the file controller's; here for scripts and tests) ---------------------
 
     def save(self, wait: bool = False) -> bool:
-        if self.state.session_path is None:
-            return self.save_as(wait)
-        return self.save_session(self.state.session_path, wait)
-
-    def save_as(self, wait: bool = False) -> bool:
-        if self.state.editor is None:
-            return False
-        suggested = str(Path(self._last_folder()) / f"{self._stem()}{SUFFIX}")
-        path, _ = QFileDialog.getSaveFileName(self, "Save Session", suggested, SESSION_FILTER)
-        if not path:
-            return False
-        path = Path(path)
-        if path.suffix != SUFFIX:
-            path = path.with_suffix(SUFFIX)
-        return self.save_session(path, wait)
+        return self.file_controller.save(wait)
 
     def save_session(self, path: Path, wait: bool = False) -> bool:
         """Save the session in the background (with ``wait``, before returning); False if not started."""
-        state, editor = self.state, self.state.editor
-        if editor is None or state.photo is None:
-            return False
-        name = self.photo_path.name if self.photo_path is not None else f"photo.{state.photo.format.lower()}"
-        lighting = editor.lighting if editor.compositor.relit else None
-        layers = [replace(layer, pixels=layer.pixels.copy()) for layer in editor.document.layers]
-        photo_bytes, decomposition, canvas = state.photo_bytes, editor.decomposition, editor.canvas_size
-        revision = editor.document.revision
-
-        def job() -> int:
-            save_session(path, photo_bytes, name, decomposition, layers, canvas, lighting)
-            return revision
-
-        return self._write("session", Path(path), job, wait)
-
-    def choose_image_export(self) -> None:
-        if self.state.editor is None:
-            return
-        suggested = str(Path(self._last_folder()) / f"{self._stem()}_edited.png")
-        path, _ = QFileDialog.getSaveFileName(
-            self, "Export Image", suggested, "PNG (*.png);;JPEG (*.jpg *.jpeg)"
-        )
-        if path:
-            self.export_image(Path(path))
+        return self.file_controller.save_session(path, wait)
 
     def export_image(self, path: Path, wait: bool = False) -> bool:
         """Write the edited photo in the background; False if not started."""
-        editor = self.state.editor
-        if editor is None:
-            return False
-        if path.suffix.lower() not in (".png", ".jpg", ".jpeg"):
-            path = path.with_suffix(".png")
-        pixels = editor.edited_photo.copy()
-        return self._write("image", path, lambda: write_image(path, pixels), wait)
-
-    def choose_mesh_export(self) -> None:
-        if self.state.editor is None:
-            return
-        suggested = str(Path(self._last_folder()) / f"{self._stem()}.obj")
-        path, _ = QFileDialog.getSaveFileName(self, "Export Mesh", suggested, "Wavefront OBJ (*.obj)")
-        if path:
-            self.export_mesh(Path(path))
+        return self.file_controller.export_image(path, wait)
 
     def export_mesh(self, path: Path, wait: bool = False) -> bool:
         """Write the textured mesh (OBJ + MTL + PNG) in the background; False if not started."""
-        editor = self.state.editor
-        if editor is None:
-            return False
-        if path.suffix.lower() != ".obj":
-            path = path.with_suffix(".obj")
-        texture = unit_to_uint8(editor.edited_albedo())
-        shape = editor.decomposition.shape
-        return self._write("mesh", path, lambda: export_mesh(path, shape, texture, self.template), wait)
+        return self.file_controller.export_mesh(path, wait)
+
+    def export_turntable(self, path: Path, settings: TurntableSettings) -> bool:
+        """Write a turntable of the edited face in the background; False if not started."""
+        return self.file_controller.export_turntable(path, settings)
 
     def choose_reference(self) -> None:
         self.docks["Reference"].raise_()
         self.reference_panel.choose()
 
-    def choose_turntable_export(self) -> None:
-        editor = self.state.editor
-        if editor is not None:
-            suggested = Path(self._last_folder()) / f"{self._stem()}_turntable.mp4"
-            self.turntable.choose(scene_snapshot(editor), suggested)
-
-    def export_turntable(self, path: Path, settings: TurntableSettings) -> bool:
-        """Write a turntable of the edited face in the background; False if not started."""
-        editor = self.state.editor
-        if editor is None or not self.turntable.export(path, scene_snapshot(editor), settings):
-            return False
-        self.status.setText(f"Rendering {path.name}…")
-        return True
-
-    def _on_turntable_written(self, path: Path, error: str, cancelled: bool) -> None:
-        if cancelled:
-            self.status.setText("Turntable export cancelled; nothing was written")
-        elif error:
-            advice = "Choose another folder or a .gif; your edits are kept."
-            self._error("Cannot export the turntable", error, advice)
-        else:
-            self._remember_folder(path)
-            self.status.setText(f"Exported {path.name}")
-        self.file_written.emit("turntable", str(path), not (error or cancelled))
-
-    def _write(self, kind: str, path: Path, job: object, wait: bool) -> bool:
-        if not self.files.run(kind, path, job):  # type: ignore[arg-type]
-            self.status.setText("Still writing the previous file; try again in a moment")
-            return False
-        self.status.setText(f"Writing {path.name}…")
-        self._update_actions()
-        if wait:
-            self.files.wait()
-            QApplication.processEvents()
-        return True
-
-    def _on_file_written(self, kind: str, path: Path, result: object, error: str) -> None:
-        self._update_actions()
-        titles = {
-            "session": "Cannot save the session",
-            "image": "Cannot export the image",
-            "mesh": "Cannot export the mesh",
-        }
-        if error:
-            self._error(titles[kind], error, "Choose another folder; your edits are kept.")
-            self.file_written.emit(kind, str(path), False)
-            return
-        self._remember_folder(path)
-        if kind == "session":
-            self.state.mark_saved(path, int(result))  # type: ignore[call-overload]
-            self.status.setText(f"Saved {path.name}")
-        elif kind == "mesh":
-            files = result
-            self.status.setText(f"Exported {files.obj.name}, {files.mtl.name} and {files.texture.name}")  # type: ignore[attr-defined]
-        else:
-            self.status.setText(f"Exported {path.name}")
-        self.file_written.emit(kind, str(path), True)
-
     # -- window -----------------------------------------------------------------------------------
 
-    def _stem(self) -> str:
+    def stem(self) -> str:
         if self.photo_path is not None:
             return self.photo_path.stem
         if self.state.session_path is not None:
@@ -733,7 +460,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"{name}[*] — FaceCraft" if name else "FaceCraft")
         self.setWindowModified(self.state.modified)
 
-    def _update_actions(self) -> None:
+    def update_actions(self) -> None:
         has_editor = self.state.editor is not None
         document = self.state.document
         for action in (
@@ -747,7 +474,7 @@ class MainWindow(QMainWindow):
         self.undo_action.setEnabled(document is not None and document.can_undo)
         self.redo_action.setEnabled(document is not None and document.can_redo)
 
-    def _confirm_discard(self) -> bool:
+    def confirm_discard(self) -> bool:
         """True when there are no unsaved edits, or the user chose to save or discard them."""
         if not self.state.modified:
             return True
@@ -770,7 +497,7 @@ class MainWindow(QMainWindow):
             return started and not self.state.modified
         return answer == QMessageBox.StandardButton.Discard
 
-    def _error(self, title: str, message: str, advice: str) -> None:
+    def show_error(self, title: str, message: str, advice: str) -> None:
         self.status.setText(title)
         box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
         box.setInformativeText(advice)
@@ -785,11 +512,11 @@ class MainWindow(QMainWindow):
         )
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
-        if not self._confirm_discard():
+        if not self.confirm_discard():
             event.ignore()
             return
         self._save_settings()
-        self.files.wait()
+        self.file_controller.wait()
         self.turntable.cancel()
         self.turntable.wait()
         self.reference_panel.shutdown()
@@ -807,43 +534,9 @@ class MainWindow(QMainWindow):
             return
         path = Path(urls[0].toLocalFile())
         event.acceptProposedAction()
-        if path.suffix == SUFFIX:
-            if self._confirm_discard():
-                self.open_session(path)
-        else:
-            self.open_photo(path, confirm=True)
+        self.file_controller.open_file(path)
 
     # -- settings ---------------------------------------------------------------------------------
-
-    def _last_folder(self) -> str:
-        return self.preferences.last_folder
-
-    def _remember_folder(self, path: Path) -> None:
-        self.preferences.remember_folder(path)
-
-    def _remember(self, path: Path) -> None:
-        self.preferences.remember_file(path)
-        self._rebuild_recent_menu()
-
-    def _recent(self) -> list[str]:
-        return self.preferences.recent_files
-
-    def _rebuild_recent_menu(self) -> None:
-        if self.recent_menu is None:
-            return
-        self.recent_menu.clear()
-        for path in self._recent():
-            action = self.recent_menu.addAction(Path(path).name)
-            action.setToolTip(path)
-            action.triggered.connect(lambda _=False, p=path: self._open_recent(Path(p)))
-        self.recent_menu.setEnabled(bool(self._recent()))
-
-    def _open_recent(self, path: Path) -> None:
-        if path.suffix == SUFFIX:
-            if self._confirm_discard():
-                self.open_session(path)
-        else:
-            self.open_photo(path, confirm=True)
 
     def _restore_settings(self) -> None:
         preferences = self.preferences

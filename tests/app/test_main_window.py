@@ -175,7 +175,7 @@ def test_brush_folder_and_layout_persist_between_runs(qtbot, tmp_path, monkeypat
     assert second.state.brush.radius == 33.0 and second.state.brush.hardness == 0.25
     assert np.allclose(second.state.brush.colour, (0.1, 0.6, 0.3))
     assert second.tool_panel.brush_size.value() == 33
-    assert second._last_folder() == str(tmp_path)
+    assert second.file_controller.last_folder() == str(tmp_path)
     assert not second.docks["Layers"].isVisibleTo(second)
     second.close()
     second.runner.shutdown()
@@ -272,7 +272,7 @@ def test_a_photo_dropped_on_the_window_opens(window, qtbot, file_drop):
     with qtbot.waitSignal(window.editor_ready, timeout=WAIT_MS):
         window.dropEvent(file_drop(ASTRONAUT))
     assert window.photo_path == ASTRONAUT
-    assert str(ASTRONAUT) in window._recent()
+    assert str(ASTRONAUT) in window.file_controller.recent()
 
 
 def test_a_saved_session_reopens_with_its_edits(window, qtbot, tmp_path, monkeypatch):
