@@ -46,6 +46,7 @@ from facecraft.app.widgets import scrolling
 from facecraft.app.workers import (
     DecomposeRequest,
     DecompositionRunner,
+    Failure,
     FitPreview,
     PhotoLoader,
     PreparedFace,
@@ -53,6 +54,7 @@ from facecraft.app.workers import (
 )
 from facecraft.core.editing.rect import Rect
 from facecraft.core.editing.relighting import studio_lighting
+from facecraft.core.errors import NoFaceFound, ResourceError
 from facecraft.core.face.template import FaceTemplate
 from facecraft.core.io.image_read import LoadedImage
 from facecraft.core.io.pixels import unit_to_uint8
@@ -180,7 +182,7 @@ class MainWindow(QMainWindow):
         self.fidelity_panel.fit_requested.connect(self.request_fit)
         self.fidelity_panel.cancel_requested.connect(runner.cancel)
         runner.finished.connect(self._on_finished)
-        runner.failed.connect(self._on_failed)
+        runner.failure.connect(self._on_failed)
         runner.preview.connect(self._on_preview)
         runner.faces_found.connect(self._on_faces_found)
         self.loader.loaded.connect(self._on_photo_loaded)
@@ -299,14 +301,14 @@ class MainWindow(QMainWindow):
         boxes = self._faces if len(self._faces) > 1 else []
         self.photo_view.set_boxes(boxes, chosen)
 
-    def _on_failed(self, request_id: int, message: str) -> None:
+    def _on_failed(self, request_id: int, failure: Failure) -> None:
         self.status.setText("Decomposition failed")
         advice = "Try another photo."
-        if "no face" in message:
+        if issubclass(failure.error, NoFaceFound):
             advice = "Use a photo where one face is clearly visible, roughly frontal and not too small."
-        elif "weights" in message or "model" in message:
+        elif issubclass(failure.error, ResourceError):
             advice = "Reinstall FaceCraft: its model file is missing or damaged."
-        self.show_error("Cannot decompose the photo", message, advice)
+        self.show_error("Cannot decompose the photo", failure.message, advice)
 
     def _on_preview(self, request_id: int, preview: FitPreview) -> None:
         if self.state.decomposition is None:

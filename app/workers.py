@@ -74,6 +74,15 @@ class FitPreview:
     lighting: np.ndarray
 
 
+@dataclass(frozen=True)
+class Failure:
+    """Why a request failed: the error's type (say :class:`~facecraft.core.errors.NoFaceFound`) and a
+    message for the user."""
+
+    error: type[BaseException]
+    message: str
+
+
 class DecompositionRunner(QObject):
     """Runs requests one at a time in a background thread.
 
@@ -84,6 +93,8 @@ class DecompositionRunner(QObject):
         preview(int, object): a :class:`FitPreview` (at most every ``PREVIEW_INTERVAL_S``).
         finished(int, object): the Decomposition, or what ``postprocess`` made of it.
         failed(int, str): a message for the user (naming the request's ``source`` file).
+        failure(int, object): the same failure as a :class:`Failure`, with the error's type;
+            emitted just before ``failed``.
         cancelled(int): the request was superseded or cancelled.
 
     Args:
@@ -98,6 +109,7 @@ class DecompositionRunner(QObject):
     preview = Signal(int, object)
     finished = Signal(int, object)
     failed = Signal(int, str)
+    failure = Signal(int, object)
     cancelled = Signal(int)
 
     def __init__(
@@ -218,10 +230,11 @@ class DecompositionRunner(QObject):
             except FitCancelled:
                 self.cancelled.emit(request_id)
             except FaceCraftError as exc:
-                self.failed.emit(request_id, _about(request, str(exc)))
+                self._fail(request_id, type(exc), _about(request, str(exc)))
             except Exception as exc:  # a bug must not kill the worker silently: report it
-                self.failed.emit(
+                self._fail(
                     request_id,
+                    type(exc),
                     _about(request, f"decomposition failed unexpectedly: {type(exc).__name__}: {exc}"),
                 )
             else:
@@ -231,6 +244,10 @@ class DecompositionRunner(QObject):
                     self.finished.emit(request_id, decomposition)
             finally:
                 self._busy.clear()
+
+    def _fail(self, request_id: int, error: type[BaseException], message: str) -> None:
+        self.failure.emit(request_id, Failure(error, message))
+        self.failed.emit(request_id, message)
 
     def _engine(self) -> Decomposer:
         if self._decomposer is None:
