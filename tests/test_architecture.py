@@ -1,4 +1,4 @@
-"""facecraft.core and facecraft.training never import Qt or the GUI."""
+"""facecraft.core and facecraft.training never import Qt or the GUI; facecraft.core never imports training."""
 
 from __future__ import annotations
 
@@ -56,5 +56,18 @@ def test_no_engine_source_file_imports_qt_or_the_gui_even_lazily():
         for path in sources
         for line, name in _imported_names(path)
         if name.split(".")[0] in FORBIDDEN_ROOTS or name.startswith("facecraft.app") or name == "app"
+    ]
+    assert offences == []
+
+
+def test_no_core_source_file_imports_training_even_lazily():
+    root = Path(__file__).resolve().parents[1]
+    sources = sorted((root / "core").rglob("*.py"))
+    assert len(sources) > 5
+    offences = [
+        f"{path.relative_to(root)}:{line} imports {name}"
+        for path in sources
+        for line, name in _imported_names(path)
+        if name.startswith("facecraft.training") or name == "training"
     ]
     assert offences == []
