@@ -1,6 +1,7 @@
 """The fitting schedule and the states a fit passes through (see :mod:`facecraft.core.fitting`).
 
-:class:`FitSchedule` turns one ``fidelity`` number into steps per :class:`FitStage`;
+:class:`FitSchedule` turns one ``fidelity`` number into steps per :class:`FitStage`,
+:class:`LearningRates` are the Adam step sizes of those steps;
 :class:`FitState` is everything a fit changes (codes, camera, lighting, per-texel
 residuals), :class:`FitProgress` what a progress callback receives, and
 :class:`FitResult` what a fit returns.
@@ -30,6 +31,7 @@ STAGE_ENDS = (0.15, 0.6, 1.0)
 """Fidelity at which each stage has all its steps."""
 DEFAULT_FIDELITY = 0.5
 """The GUI's and CLI's default: the geometry and most of the photometric stage."""
+
 
 class FitStage(StrEnum):
     """The stages of the schedule, in the order they run."""
@@ -88,6 +90,22 @@ class FitSchedule:
             (FitStage.DETAIL, self.detail_steps),
         )
         return tuple((stage, steps) for stage, steps in runs if steps > 0)
+
+
+@dataclass(frozen=True)
+class LearningRates:
+    """Adam step sizes of the fit, per stage and parameter group (codes and residuals in model units)."""
+
+    geometry_shape_code: float = 0.05
+    """The shape code, geometry stage."""
+    photometric_lighting: float = 0.005
+    """The SH lighting, photometric stage."""
+    photometric_albedo_residual: float = 0.003
+    """The true albedo's per-texel residual, photometric stage."""
+    detail_shape_residual: float = 0.001
+    """The true shape's per-texel residual, detail stage."""
+    detail_albedo_residual: float = 0.003
+    """The true albedo's per-texel residual, detail stage."""
 
 
 @dataclass(frozen=True)
@@ -153,7 +171,6 @@ class FitResult:
 
 ProgressCallback = Callable[[FitProgress], None]
 CancelCheck = Callable[[], bool]
-
 
 
 def initial_state(output: ModelOutput) -> FitState:

@@ -1,31 +1,36 @@
 """Per-photo fitting: one schedule, driven by a single ``fidelity`` number (paper §4.2, §4.5).
 
-The encoder's estimate is refined in three stages that run one after the other:
+:class:`FaceFitter` refines the encoder's estimate of one crop in up to three stages,
+run one after the other (:class:`FitSchedule` says how many steps each gets; the
+terms each stage descends are in :mod:`facecraft.core.fit_terms`):
 
 1. **geometry** — no rendering, no dependence on a good encoder: the similarity
    camera of the template's mean Face Mesh onto the 468 detected Face Mesh points
    (closed form, as the training's pseudo ground truth), then Adam steps on the
-   shape code towards those points (depth weighted less) and the 68 landmarks, and
-   a smooth per-texel offset that carries the shape onto them
-   (:mod:`facecraft.core.fit_geometry`); the lighting is then solved in closed form
+   shape code towards those points (depth weighted less) and the 68 landmarks; the
+   final code's shape is carried onto them by a smooth per-texel offset
+   (:mod:`facecraft.core.fit_geometry`), and the lighting is solved in closed form
    for the model's albedo;
 2. **photometric** — its first step solves albedo and lighting in closed form,
    alternately (:mod:`facecraft.core.appearance`), and starts the true albedo's
-   residual from that albedo (the proxy stays the model's); the next steps refine the
-   lighting, the albedo code and the residual against the l2,1 error of ``I(S, A)``;
-3. **detail** — the codes are frozen and the true shape ``S`` and albedo ``A`` get
-   per-texel residuals trained with the paper's pairing on this one photo:
-   ``I(S, Ã)`` and ``I(S̃, A)`` (plus ``I(S, A)``), with the residual-magnitude,
-   smoothness and residual-symmetry terms keeping them near the proxies.
+   residual from that albedo (the proxy stays the model's); the next steps are Adam
+   on the lighting and that residual against the l2,1 error of ``I(S, A)``. The
+   codes, the camera and the shape stay as the geometry stage left them;
+3. **detail** — the codes are frozen and the per-texel residuals of the true shape
+   ``S`` and albedo ``A`` are trained with the paper's pairing on this one photo:
+   ``I(S, Ã)`` and ``I(S̃, A)`` (weighted below ``I(S, A)``), with the
+   residual-magnitude, smoothness and residual-symmetry terms keeping them near the
+   proxies and the 68 landmarks keeping the shape where the geometry put it.
 
 :meth:`FitSchedule.from_fidelity` fills the stages in that order: a higher
-fidelity runs every step a lower one runs, and then more. The step sizes never
-depend on the total, and the best state seen (by the photometric error of
-``I(S, A)``) is returned, so the error can only go down as the fidelity goes up
-above 0. (The geometry follows the detector: it runs whole at any fidelity above
-0, and its result replaces the encoder's estimate whatever their photometric
-errors, since a poorly posed encoder estimate can score a similar error.)
-Nothing in a fit is random: the same inputs give the same result.
+fidelity runs every step a lower one runs, and then more. The step sizes
+(:class:`LearningRates`) never depend on the total, and the best state seen (by the
+photometric error of ``I(S, A)``) is returned, so the error can only go down as the
+fidelity goes up above 0. (The geometry follows the detector: it runs whole at any
+fidelity above 0, and its result replaces the encoder's estimate whatever their
+photometric errors, since a poorly posed encoder estimate can score a similar error.)
+Nothing in a fit is random (no sampling, no dropout; Adam and the closed-form steps
+are deterministic), so no seed is set: the same inputs give the same result.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from facecraft.core import fit_terms
 from facecraft.core.appearance import alternate, facing_trust, solve_lighting
 from facecraft.core.camera import Camera
 from facecraft.core.face.template import FaceTemplate
@@ -54,12 +60,12 @@ from facecraft.core.fit_state import (
     FitSchedule,
     FitStage,
     FitState,
+    LearningRates,
     ProgressCallback,
     decode_state,
     initial_state,
     with_residuals,
 )
-from facecraft.core.fit_terms import FitTerms, detail_terms, geometry_terms, photometric_terms
 from facecraft.core.model import losses
 from facecraft.core.model.config import ObjectiveConfig
 from facecraft.core.model.model import DecodedFace, FaceModel, ModelOutput
@@ -67,7 +73,7 @@ from facecraft.core.render.renderer import Renderer
 from facecraft.core.render.shading import ambient_light
 from facecraft.core.render.unwrap import unwrap_image
 
-__all__ = [  # the schedule and state types live in fit_state; importers may take them from here
+__all__ = [  # the schedule, rates and state types live in fit_state; importers may take them from here
     "DEFAULT_FIDELITY",
     "DETAIL_STEPS",
     "GEOMETRY_STEPS",
@@ -92,15 +98,6 @@ __all__ = [  # the schedule and state types live in fit_state; importers may tak
 APPEARANCE_ROUNDS = 3
 """Lighting-then-albedo rounds of the closed-form appearance step."""
 
-@dataclass(frozen=True)
-class LearningRates:
-    """Adam step sizes per parameter group (codes and residuals in model units)."""
-
-    codes: float = 0.05
-    photometric_lighting: float = 0.005
-    photometric_albedo: float = 0.003
-    shape_residual: float = 0.001
-    albedo_residual: float = 0.003
 
 def photometric_error(
     renderer: Renderer, face: DecodedFace, camera: Camera, lighting: Tensor, image: Tensor
@@ -116,33 +113,28 @@ def _leaf(value: Tensor) -> Tensor:
     return value.detach().clone().requires_grad_(True)
 
 
-class _Best:
-    """The lowest-error state seen so far."""
-
-    def __init__(self, error: float, state: FitState) -> None:
-        self.error = error
-        self.state = state
-
-    def offer(self, error: float, state: FitState | Callable[[], FitState]) -> None:
-        if error < self.error:
-            self.error, self.state = error, state if isinstance(state, FitState) else state()
-
-
 @dataclass
 class _Run:
-    """The bookkeeping of one fit: progress, cancellation, best state."""
+    """The bookkeeping of one fit: progress, cancellation and the lowest-error state seen so far."""
 
     schedule: FitSchedule
     progress: ProgressCallback | None
     cancelled: CancelCheck | None
-    best: _Best
+    best_error: float
+    best_state: FitState
     done: int = 0
 
     def check(self) -> None:
         if self.cancelled is not None and self.cancelled():
             raise FitCancelled()
 
-    def report(self, stage: FitStage, terms: FitTerms, state: Callable[[], FitState]) -> None:
+    def offer(self, error: float, state: FitState | Callable[[], FitState]) -> None:
+        """Keep ``state`` (made only when needed) if its error is the lowest so far."""
+        if error < self.best_error:
+            self.best_error = error
+            self.best_state = state if isinstance(state, FitState) else state()
+
+    def report(self, stage: FitStage, terms: fit_terms.FitTerms, state: Callable[[], FitState]) -> None:
         self.done += 1
         if self.progress is not None:
             self.progress(FitProgress(self.done, self.schedule.total, stage, terms.as_floats(), state()))
@@ -208,7 +200,7 @@ class FaceFitter:
                 photometric_error(self.renderer, start.face, state.camera, state.lighting, image)[0]
             )
         encoder_state = state
-        run = _Run(schedule, progress, cancelled, _Best(encoder_error, state))
+        run = _Run(schedule, progress, cancelled, encoder_error, state)
         stage_ms: dict[str, float] = {}
         for stage, steps in schedule.stages():
             began = time.perf_counter()
@@ -220,15 +212,15 @@ class FaceFitter:
             else:
                 state = self._detail(run, state, image, landmarks, steps)
             if stage is not FitStage.GEOMETRY:  # the geometry stage sets the state to beat itself
-                run.best.offer(self._error(state, image), state)
+                run.offer(self._error(state, image), state)
             stage_ms[stage.value] = (time.perf_counter() - began) * 1000
-        best = run.best.state
+        best = run.best_state
         if best is encoder_state:
             best_face = start.face  # no need to decode the encoder's face again
         else:
             with torch.no_grad():
                 best_face = decode_state(self.model, best)
-        return FitResult(best, best_face, run.best.error, encoder_error, schedule, stage_ms)
+        return FitResult(best, best_face, run.best_error, encoder_error, schedule, stage_ms)
 
     # -- stages -----------------------------------------------------------------------------
 
@@ -253,13 +245,15 @@ class FaceFitter:
         with torch.no_grad():
             albedo = self.model.decode_albedo(state.albedo_code)
         code = _leaf(state.shape_code)
-        optimiser = torch.optim.Adam([code], lr=self.rates.codes)
+        optimiser = torch.optim.Adam([code], lr=self.rates.geometry_shape_code)
 
         def preview() -> FitState:
             return self._geometry_state(state, code.detach().clone(), target, landmarks, image, albedo)[0]
 
-        def terms_now() -> FitTerms:
-            return geometry_terms(self.model, self.constraint, target, code, start.shape_code, landmarks)
+        def terms_now() -> fit_terms.GeometryTerms:
+            return fit_terms.geometry_terms(
+                self.model, self.constraint, target, code, start.shape_code, landmarks
+            )
 
         for step in range(steps):
             run.check()
@@ -276,7 +270,7 @@ class FaceFitter:
         aligned, face = self._geometry_state(state, code.detach().clone(), target, landmarks, image, albedo)
         with torch.no_grad():
             error = photometric_error(self.renderer, face, aligned.camera, aligned.lighting, image)
-        run.best = _Best(float(error[0]), aligned)
+        run.best_error, run.best_state = float(error[0]), aligned
         return aligned
 
     def _error(self, state: FitState, image: Tensor) -> float:
@@ -347,9 +341,9 @@ class FaceFitter:
                 albedo_residual.detach().clone(),
             )
 
-        def terms_now() -> FitTerms:
+        def terms_now() -> fit_terms.PhotometricTerms:
             full = with_residuals(face, state.shape_residual, albedo_residual)
-            return photometric_terms(self.renderer, full, state.camera, lighting, image, mask)
+            return fit_terms.photometric_terms(self.renderer, full, state.camera, lighting, image, mask)
 
         with torch.no_grad():
             terms = terms_now()
@@ -357,7 +351,7 @@ class FaceFitter:
         optimiser = torch.optim.Adam(
             [
                 {"params": [lighting], "lr": self.rates.photometric_lighting},
-                {"params": [albedo_residual], "lr": self.rates.photometric_albedo},
+                {"params": [albedo_residual], "lr": self.rates.photometric_albedo_residual},
             ]
         )
         for _ in range(steps - 1):
@@ -366,8 +360,7 @@ class FaceFitter:
             with torch.enable_grad():
                 terms = terms_now()
                 terms.total.backward()
-            assert terms.photometric is not None
-            run.best.offer(float(terms.photometric.detach()), current)  # the state before this step
+            run.offer(float(terms.photometric.detach()), current)  # the state before this step
             optimiser.step()
             run.report(FitStage.PHOTOMETRIC, terms, current)
         return current()
@@ -392,8 +385,8 @@ class FaceFitter:
 
         optimiser = torch.optim.Adam(
             [
-                {"params": [shape_residual], "lr": self.rates.shape_residual},
-                {"params": [albedo_residual], "lr": self.rates.albedo_residual},
+                {"params": [shape_residual], "lr": self.rates.detail_shape_residual},
+                {"params": [albedo_residual], "lr": self.rates.detail_albedo_residual},
             ]
         )
         for _ in range(steps):
@@ -401,12 +394,11 @@ class FaceFitter:
             optimiser.zero_grad(set_to_none=True)
             with torch.enable_grad():
                 face = with_residuals(frozen, shape_residual, albedo_residual)
-                terms = detail_terms(
+                terms = fit_terms.detail_terms(
                     self.model, self.renderer, self.weights, face, state.camera, lighting, image, landmarks
                 )
                 terms.total.backward()
-            assert terms.photometric is not None
-            run.best.offer(float(terms.photometric.detach()), current)
+            run.offer(float(terms.photometric.detach()), current)
             optimiser.step()
             run.report(FitStage.DETAIL, terms, current)
         return current()
