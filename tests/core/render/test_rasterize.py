@@ -1,4 +1,4 @@
-"""Rasterizer, barycentrics, interpolation and texture sampling."""
+"""Rasterizer and barycentrics (interpolation and texture sampling: test_texture.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from facecraft.core.render.rasterize import Fragments, barycentric_coordinates, rasterize
-from facecraft.core.render.texture import interpolate, sample_texture
+from facecraft.core.render.texture import interpolate
 
 
 def reference_rasterize(screen: torch.Tensor, triangles: torch.Tensor, height: int, width: int,
@@ -147,52 +147,7 @@ def test_barycentric_gradients_pass_gradcheck():
     assert torch.autograd.gradcheck(lambda s: barycentric_coordinates(s, faces, fragments), (screen,))
 
 
-def test_interpolate_and_sample_texture_pass_gradcheck():
-    screen, faces = random_mesh(4, batch=1, vertices=6, triangles=4, size=6)
-    fragments = rasterize(screen, faces, (6, 6))
-    bary = barycentric_coordinates(screen, faces, fragments).detach().requires_grad_(True)
-    attributes = torch.rand(1, 6, 2, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda a, b: interpolate(a, faces, fragments, b), (attributes, bary))
-    texture = torch.rand(1, 3, 5, 7, dtype=torch.float64, requires_grad=True)
-    uv = (0.1 + 0.8 * torch.rand(1, 4, 4, 2, dtype=torch.float64)).requires_grad_(True)
-    assert torch.autograd.gradcheck(lambda t, u: sample_texture(t, u), (texture, uv))
-
-
-def test_sampling_at_texel_centres_returns_the_texels():
-    texture = torch.rand(1, 3, 6, 8, dtype=torch.float64)
-    rows, cols = torch.meshgrid(torch.arange(6.0), torch.arange(8.0), indexing="ij")
-    uv = torch.stack([(cols + 0.5) / 8, (rows + 0.5) / 6], dim=-1)[None].to(torch.float64)
-    torch.testing.assert_close(sample_texture(texture, uv), texture)
-    mask = torch.zeros(1, 6, 8, dtype=torch.bool)
-    mask[0, 2, 3] = True
-    masked = sample_texture(texture, uv, mask)
-    torch.testing.assert_close(masked[0, :, 2, 3], texture[0, :, 2, 3])
-    assert masked.count_nonzero() == 3
-
-
 def test_fragments_report_their_size():
     screen, faces = _square()
     fragments = rasterize(screen, faces, (10, 12))
     assert isinstance(fragments, Fragments) and fragments.image_size == (10, 12)
-
-
-def test_interpolate_rejects_mismatched_batches():
-    screen, faces = _square()
-    fragments = rasterize(screen, faces, (10, 10))
-    bary = barycentric_coordinates(screen, faces, fragments)
-    with pytest.raises(ValueError, match="attributes"):
-        interpolate(torch.zeros(2, 4, 3), faces, fragments, bary)
-
-
-def test_masked_sampling_equals_full_sampling_inside_the_mask_and_passes_gradcheck():
-    generator = torch.Generator().manual_seed(7)
-    texture = torch.rand(2, 3, 5, 7, dtype=torch.float64, generator=generator, requires_grad=True)
-    uv = torch.rand(2, 4, 6, 2, dtype=torch.float64, generator=generator).requires_grad_(True)
-    mask = torch.rand(2, 4, 6, generator=generator) > 0.5
-    mask[1] = False  # an item with no covered pixel at all
-    mask[1, 0, 0] = True
-    full = sample_texture(texture, uv) * mask[:, None]
-    torch.testing.assert_close(sample_texture(texture, uv, mask), full)
-    assert torch.autograd.gradcheck(lambda t, u: sample_texture(t, u, mask), (texture, uv))
-    empty = torch.zeros_like(mask)
-    assert sample_texture(texture, uv, empty).count_nonzero() == 0
