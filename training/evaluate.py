@@ -21,20 +21,16 @@ The CLI writes ``<out>/<model stem>_eval.json`` and ``<out>/<model stem>_fig5.pn
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw, ImageFont
-from torch import Tensor, nn
+from torch import Tensor
 from tqdm import tqdm
 
 from facecraft.core.camera import Camera, project
@@ -47,8 +43,9 @@ from facecraft.core.model import losses
 from facecraft.core.model.io import load_model
 from facecraft.core.model.model import FaceModel, ModelOutput
 from facecraft.core.render.renderer import Renderer
-from facecraft.core.render.shading import ambient_light, directional_light
+from facecraft.training.eval_support import check_split, crops_to_images, frozen
 from facecraft.training.faces_data import DEFAULT_CACHE_DIR
+from facecraft.training.figures import figure_indices, save_figure
 from facecraft.training.prepare_data import PREPARED_DIR, PreparedSplit, load_split
 from facecraft.training.supervision import mesh_points, shape_deviation_correlation
 
@@ -60,20 +57,6 @@ FIT_LR = 0.01
 DEFAULT_SPLIT = PREPARED_DIR / "val.npz"
 DEFAULT_OUT = DEFAULT_CACHE_DIR / "eval"
 
-FIGURE_TITLES = ("input", "I(S~, A~)", "I(S, A~)", "I(S~, A)", "I(S, A)", "shape S")
-"""Column titles of the figure; ``~`` marks a proxy."""
-FIGURE_TITLE_HEIGHT = 20
-"""Pixels of the title band above the first row."""
-FIGURE_TITLE_FONT_SIZE = 14
-"""Pixels of the title font (PIL's default font)."""
-SHAPE_ALBEDO = 0.7
-"""Grey albedo of the shape column."""
-SHAPE_AMBIENT = 0.3
-"""Ambient level of the shape column's lighting."""
-SHAPE_LIGHT_DIRECTION = (0.3, 0.4, 1.0)
-"""Towards the shape column's directional light, camera frame (right, up, towards the viewer)."""
-SHAPE_LIGHT_LEVEL = 0.8
-"""Radiance of that light (grey)."""
 
 
 @dataclass(frozen=True)
@@ -119,12 +102,6 @@ class EvaluationReport:
         return asdict(self)
 
 
-def crops_to_images(crops: np.ndarray, device: torch.device | str = "cpu") -> Tensor:
-    """``(B, S, S, 3)`` uint8 crops to ``(B, 3, S, S)`` float32 RGB in ``[0, 1]``."""
-    images = torch.as_tensor(np.ascontiguousarray(crops)).to(device)
-    return images.permute(0, 3, 1, 2).float().div(255.0).contiguous()
-
-
 def photo_l21(rendered: Tensor, target: Tensor, mask: Tensor) -> Tensor:
     """``(B,)`` robust l2,1 error (eq. 4) of each photo; see :func:`losses.reconstruction_l21_per_photo`."""
     return losses.reconstruction_l21_per_photo(rendered, target, mask)
@@ -133,26 +110,6 @@ def photo_l21(rendered: Tensor, target: Tensor, mask: Tensor) -> Tensor:
 def model_landmarks(model: FaceModel, output: ModelOutput) -> Tensor:
     """``(B, 68, 2)`` crop pixels: the landmarks of the true shape ``S`` through the encoder's camera."""
     return project(model.landmark_points(output.face.shape), output.camera)[..., :2]
-
-
-@contextmanager
-def frozen(model: nn.Module) -> Iterator[nn.Module]:
-    """Eval mode and no gradients into the weights for the ``with`` block; both restored after."""
-    was_training = model.training
-    flags = [(parameter, parameter.requires_grad) for parameter in model.parameters()]
-    model.eval()
-    for parameter, _ in flags:
-        parameter.requires_grad_(False)
-    try:
-        yield model
-    finally:
-        for parameter, flag in flags:
-            parameter.requires_grad_(flag)
-        model.train(was_training)
-
-
-def _detached_camera(camera: Camera) -> Camera:
-    return Camera(camera.scale.detach(), camera.angles.detach(), camera.translation.detach())
 
 
 def _true_render_error(
@@ -196,7 +153,7 @@ def fit_photos(
     Returns:
         ``(B,)`` error of each photo after the last step.
     """
-    camera = _detached_camera(output.camera)
+    camera = output.camera.detach()
     shape_code = output.shape_code.detach().clone().requires_grad_(True)
     albedo_code = output.albedo_code.detach().clone().requires_grad_(True)
     lighting = output.lighting.detach().clone().requires_grad_(True)
@@ -212,21 +169,6 @@ def fit_photos(
                 optimiser.step()
     with torch.no_grad():
         return _true_render_error(model, renderer, images, shape_code, albedo_code, camera, lighting)
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    parameter = next(model.parameters(), None)
-    return parameter.device if parameter is not None else torch.device("cpu")
-
-
-def _check_split(model: FaceModel, split: PreparedSplit) -> None:
-    if len(split) == 0:
-        raise ValueError("the split holds no photos")
-    size = model.config.image_size
-    if split.crops.ndim != 4 or split.crops.shape[1:] != (size, size, 3):
-        raise ValueError(
-            f"the split's crops are {tuple(split.crops.shape[1:])}, the model takes ({size}, {size}, 3)"
-        )
 
 
 def evaluate(
@@ -265,7 +207,7 @@ def evaluate(
         raise ValueError(
             f"need fit_steps >= 0, batch_size >= 1, limit >= 1; got {fit_steps}, {batch_size}, {limit}"
         )
-    _check_split(model, split)
+    check_split(model, split)
     start = time.perf_counter()
     count = len(split) if limit is None else min(limit, len(split))
     model.to(device)
@@ -358,88 +300,6 @@ class _PseudoShapes:
         """``(B, 1, 192, 224)`` texel visibility -> ``(B,)`` share of the face texels seen."""
         seen = (visibility[:, 0] > 0.5) & self.face
         return seen.sum((1, 2)).float() / self.face.sum().float()
-
-
-def shape_lighting(batch: int, device: torch.device | str = "cpu") -> Tensor:
-    """``(B, 3, 9)`` the fixed grey light of the figure's shape column: ambient + one directional light."""
-    direction = torch.tensor([SHAPE_LIGHT_DIRECTION], device=device).expand(batch, 3)
-    colour = torch.full((batch, 3), SHAPE_LIGHT_LEVEL, device=device)
-    return ambient_light(batch, SHAPE_AMBIENT, device=device) + directional_light(direction, colour)
-
-
-def figure_columns(model: FaceModel, renderer: Renderer, images: Tensor) -> list[Tensor]:
-    """The figure's columns for a batch, each ``(B, 3, S, S)`` in ``[0, 1]``, in :data:`FIGURE_TITLES` order.
-
-    The four renders use the encoder's camera and lighting over the input; the shape
-    column is ``S`` in grey albedo under :func:`shape_lighting` over black.
-    """
-    with torch.no_grad():
-        output = model(images)
-        face = output.face
-        size = (images.shape[2], images.shape[3])
-        columns = [images]
-        for shape, albedo in (
-            (face.shape_proxy, face.albedo_proxy),
-            (face.shape, face.albedo_proxy),
-            (face.shape_proxy, face.albedo),
-            (face.shape, face.albedo),
-        ):
-            columns.append(
-                renderer(shape, albedo, output.camera, output.lighting, size, background=images).image
-            )
-        grey = torch.full_like(face.albedo, SHAPE_ALBEDO)
-        lighting = shape_lighting(images.shape[0], images.device)
-        columns.append(renderer(face.shape, grey, output.camera, lighting, size).image)
-    return [column.clamp(0.0, 1.0) for column in columns]
-
-
-def save_figure(
-    model: FaceModel, split: PreparedSplit, template: FaceTemplate, indices: Sequence[int], path: str | Path
-) -> None:
-    """Write a PNG like the paper's Fig. 5, one row per photo of ``indices``, written atomically.
-
-    Columns (:data:`FIGURE_TITLES`): the input crop, ``I(S~, A~)``, ``I(S, A~)``,
-    ``I(S~, A)``, ``I(S, A)`` and the true shape shaded. The image is
-    ``6 * S`` wide and ``FIGURE_TITLE_HEIGHT + len(indices) * S`` high (``S`` = crop side).
-    The model runs where its weights are, in eval mode (its mode is restored after).
-
-    Raises:
-        ValueError: no indices, or an index outside the split.
-    """
-    indices = [int(i) for i in indices]
-    if not indices:
-        raise ValueError("the figure needs at least one photo")
-    if min(indices) < 0 or max(indices) >= len(split):
-        raise ValueError(f"photo indices must be in [0, {len(split)}), got {indices}")
-    _check_split(model, split)
-    device = _model_device(model)
-    renderer = Renderer(template).to(device)
-    with frozen(model):
-        images = crops_to_images(split.crops[indices], device)
-        columns = figure_columns(model, renderer, images)
-    size = images.shape[2]
-    tiles = torch.cat(columns, dim=3)  # (B, 3, S, 6 S)
-    rows = tiles.permute(0, 2, 3, 1).mul(255.0).round().to(torch.uint8).cpu().numpy()
-    grid = np.concatenate(list(rows), axis=0)  # (B S, 6 S, 3)
-    canvas = Image.new("RGB", (grid.shape[1], FIGURE_TITLE_HEIGHT + grid.shape[0]), (255, 255, 255))
-    canvas.paste(Image.fromarray(grid), (0, FIGURE_TITLE_HEIGHT))
-    draw = ImageDraw.Draw(canvas)
-    font = ImageFont.load_default(size=FIGURE_TITLE_FONT_SIZE)
-    for column, title in enumerate(FIGURE_TITLES):
-        left, top, right, bottom = draw.textbbox((0, 0), title, font=font)
-        x = column * size + (size - (right - left)) / 2 - left
-        y = (FIGURE_TITLE_HEIGHT - (bottom - top)) / 2 - top
-        draw.text((x, y), title, fill=(0, 0, 0), font=font)
-    buffer = io.BytesIO()
-    canvas.save(buffer, format="PNG")
-    write_bytes_atomically(Path(path), buffer.getvalue())
-
-
-def figure_indices(count: int, photos: int) -> list[int]:
-    """Up to ``photos`` indices spread evenly over ``range(count)``."""
-    if count < 1 or photos < 1:
-        return []
-    return sorted({round(float(i)) for i in np.linspace(0, count - 1, min(photos, count))})
 
 
 def build_parser() -> argparse.ArgumentParser:

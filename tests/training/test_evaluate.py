@@ -19,18 +19,16 @@ from facecraft.core.model import losses
 from facecraft.core.model.config import DecoderConfig, EncoderConfig, ModelConfig, Variant
 from facecraft.core.model.io import save_model
 from facecraft.core.model.model import FaceModel
+from facecraft.training.eval_support import crops_to_images
 from facecraft.training.evaluate import (
-    FIGURE_TITLE_HEIGHT,
-    FIGURE_TITLES,
     EvaluationReport,
     _PseudoShapes,
-    crops_to_images,
     evaluate,
     main,
     model_landmarks,
     photo_l21,
-    save_figure,
 )
+from facecraft.training.figures import FIGURE_TITLE_HEIGHT, FIGURE_TITLES, save_figure
 from facecraft.training.prepare_data import PreparedSplit, save_split
 
 TINY_224 = dict(
