@@ -17,7 +17,7 @@ import torch
 from scipy.spatial import Delaunay, cKDTree
 from torch import Tensor
 
-from facecraft.core.camera import Camera, rotation_to_euler
+from facecraft.core.camera import rotation_to_euler
 from facecraft.core.conventions import UV_HEIGHT, UV_WIDTH, texel_centres_uv
 from facecraft.core.face.landmark_indices import MEDIAPIPE_MESH_COUNT
 from facecraft.core.face.template import FaceTemplate
@@ -139,19 +139,3 @@ class MeshToUV(UVInterpolator):
     def __init__(self, template: FaceTemplate) -> None:
         super().__init__(template.cylinder.to_uv(template.mesh_vertices))
         assert self.nodes == MEDIAPIPE_MESH_COUNT
-
-
-def pseudo_shape(offsets: Tensor, template_shape: Tensor, mesh_to_uv: MeshToUV) -> Tensor:
-    """Mean shape plus interpolated offsets: ``(B, 468, 3)`` -> ``(B, 3, 192, 224)`` position maps.
-
-    Args:
-        offsets: per-vertex canonical offsets from :func:`fit_face_mesh`.
-        template_shape: ``(1, 3, 192, 224)`` the template's mean shape.
-        mesh_to_uv: the interpolation operator.
-    """
-    return template_shape + mesh_to_uv(offsets)
-
-
-def camera_from_fit(cameras: np.ndarray | Tensor) -> Camera:
-    """``(B, 6)`` fitted camera vectors as a :class:`Camera`."""
-    return Camera.from_vector(torch.as_tensor(cameras, dtype=torch.float32))

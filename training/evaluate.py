@@ -38,7 +38,7 @@ from facecraft.core.errors import FaceCraftError
 from facecraft.core.face.landmark_indices import nme
 from facecraft.core.face.template import FaceTemplate, load_template
 from facecraft.core.io.atomic import write_bytes_atomically
-from facecraft.core.mesh_fit import MeshToUV, pseudo_shape
+from facecraft.core.mesh_fit import MeshToUV
 from facecraft.core.model import losses
 from facecraft.core.model.io import load_model
 from facecraft.core.model.model import FaceModel, ModelOutput
@@ -47,6 +47,7 @@ from facecraft.training.eval_support import check_split, crops_to_images, frozen
 from facecraft.training.faces_data import DEFAULT_CACHE_DIR
 from facecraft.training.figures import figure_indices, save_figure
 from facecraft.training.prepare_data import PREPARED_DIR, PreparedSplit, load_split
+from facecraft.training.pseudo_gt import pseudo_shape
 from facecraft.training.supervision import mesh_points, shape_deviation_correlation
 
 FIT_STEPS = 50

@@ -35,6 +35,7 @@ from facecraft.core.render.shading import ambient_light
 from facecraft.core.render.unwrap import unwrap_image
 from facecraft.training.config import PoseWeights, PretrainWeights
 from facecraft.training.dataset import FaceBatch
+from facecraft.training.pseudo_gt import pseudo_shape
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,7 @@ class SupervisedLoss:
 
     def target_shape(self, batch: FaceBatch) -> Tensor:
         """``(B, 3, 192, 224)`` the pseudo-ground-truth position maps."""
-        return self.mean_shape + self.mesh_to_uv(batch.offsets)
+        return pseudo_shape(batch.offsets, self.mean_shape, self.mesh_to_uv)
 
     def pose(self, camera: Camera, batch: FaceBatch, weights: PoseWeights) -> tuple[Tensor, dict[str, float]]:
         """Encoder-only loss of the predicted ``camera`` (the pose warm-up stage)."""
