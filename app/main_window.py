@@ -1,19 +1,19 @@
 """The main window: the photo (before | after), the decomposition panes, the 3D view, the tools.
 
-The window is a thin view over :class:`~facecraft.app.state.EditorState`. Opening a
-photo posts an encoder-only request to the :class:`~facecraft.app.workers.DecompositionRunner`
-(shown at once), then one at the chosen fidelity; the results arrive as prepared
-:class:`~facecraft.core.editing.editor.FaceEditor` objects built in the worker, so the GUI
-thread only swaps them in.
+The window is a thin view over :class:`~facecraft.app.state.EditorState`: it builds the views
+and docks and hands the work to its parts: :class:`~facecraft.app.decomposition_flow.DecompositionFlow`
+(opening photos and sessions, the encoder then the fit), :class:`~facecraft.app.view_sync.ViewSync`
+(the views kept in step with the state), :class:`~facecraft.app.file_controller.FileController`
+(save, export, recent files), :class:`~facecraft.app.stroke_router.StrokeRouter` (painting) and
+:func:`~facecraft.app.actions.build_actions` (menus and shortcuts).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QImage
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -29,9 +29,10 @@ from PySide6.QtWidgets import (
 
 from facecraft import __version__
 from facecraft.app.actions import build_actions
+from facecraft.app.decomposition_flow import DecompositionFlow
 from facecraft.app.fidelity_panel import FidelityPanel
 from facecraft.app.file_controller import FileController
-from facecraft.app.image_view import CompareView, ImageView, to_qimage
+from facecraft.app.image_view import CompareView, ImageView
 from facecraft.app.layer_panel import LayerPanel
 from facecraft.app.lighting_panel import LightingPanel
 from facecraft.app.preferences import Preferences
@@ -41,29 +42,16 @@ from facecraft.app.sticker_handles import StickerHandles
 from facecraft.app.stroke_router import StrokeRouter
 from facecraft.app.tool_panel import ToolPanel
 from facecraft.app.turntable_export import TurntableExporter
+from facecraft.app.view_sync import ViewSync
 from facecraft.app.viewer3d import FaceViewer3D
 from facecraft.app.widgets import scrolling
 from facecraft.app.workers import (
-    DecomposeRequest,
     DecompositionRunner,
-    Failure,
-    FitPreview,
-    PhotoLoader,
-    PreparedFace,
-    shaded_geometry,
 )
-from facecraft.core.editing.rect import Rect
 from facecraft.core.editing.relighting import studio_lighting
-from facecraft.core.errors import NoFaceFound, ResourceError
 from facecraft.core.face.template import FaceTemplate
-from facecraft.core.io.image_read import LoadedImage
-from facecraft.core.io.pixels import unit_to_uint8
-from facecraft.core.io.session import SUFFIX, LoadedSession
 from facecraft.core.render.gl import DisplayMode
 from facecraft.core.render.turntable import TurntableSettings
-
-TEXTURE_REFRESH_MS = 60
-"""The 3D view's texture is re-uploaded at most this often while painting."""
 
 
 class MainWindow(QMainWindow):
@@ -90,24 +78,18 @@ class MainWindow(QMainWindow):
         self.runner = runner
         self.preferences = Preferences(settings)
         self.state = EditorState(template, self)
-        self.loader = PhotoLoader(self)
         self.photo_path: Path | None = None
-        self._target_fidelity: float | None = None
-        self._uv_pixels: np.ndarray | None = None
-        self._prepared: PreparedFace | None = None
-        self._loaded_image: tuple[np.ndarray, QImage] | None = None
-        """A photo's pixels and the QImage the loader made of them, until the views take it."""
-        self._faces: list[np.ndarray] = []
-        self._shown_textured = False
-        self._face_region: Rect | None = None
-        self._texture_timer = QTimer(self, singleShot=True, interval=TEXTURE_REFRESH_MS)
-        self._texture_timer.timeout.connect(self._push_texture)
 
         self.setWindowTitle("FaceCraft")
         self.setAcceptDrops(True)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
         self._build_views()
         self._build_docks()
+        self.views = ViewSync(
+            self.state, self.photo_view, self.uv_view, self.panes, self.viewer3d, self.sticker_handles, self
+        )
+        self.flow = DecompositionFlow(self, runner)
+        self.loader = self.flow.loader
         self.file_controller = FileController(self)
         self.file_controller.written.connect(self.file_written)
         self.strokes = StrokeRouter(self.state, self.photo_view, self.uv_view, self.viewer3d, self)
@@ -181,22 +163,14 @@ class MainWindow(QMainWindow):
         self.fidelity_panel.connect_runner(runner)
         self.fidelity_panel.fit_requested.connect(self.request_fit)
         self.fidelity_panel.cancel_requested.connect(runner.cancel)
-        runner.finished.connect(self._on_finished)
-        runner.failure.connect(self._on_failed)
-        runner.preview.connect(self._on_preview)
-        runner.faces_found.connect(self._on_faces_found)
-        self.loader.loaded.connect(self._on_photo_loaded)
-        self.loader.failed.connect(self._on_photo_failed)
-        self.loader.session_loaded.connect(self._on_session_loaded)
-        state.photo_changed.connect(self._on_photo_changed)
-        state.decomposition_changed.connect(self._on_decomposition_changed)
-        state.photo_edited.connect(self._on_photo_edited)
-        state.canvas_edited.connect(self._on_canvas_edited)
+        for changed in (state.photo_changed, state.decomposition_changed):
+            changed.connect(self._update_title)
+            changed.connect(self.update_actions)
         state.history_changed.connect(self._update_title)
         state.history_changed.connect(self.update_actions)
         state.tool_changed.connect(self._on_tool_changed)
         self.split_slider.valueChanged.connect(lambda v: self.photo_view.set_split(v / 100))
-        self.photo_view.clicked.connect(self._photo_clicked)
+        self.photo_view.clicked.connect(self.flow.photo_clicked)
         self._on_tool_changed(state.tool)
 
     # -- opening ----------------------------------------------------------------------------------
@@ -209,187 +183,17 @@ class MainWindow(QMainWindow):
         """
         if confirm and not self.confirm_discard():
             return False
-        self.status.setText(f"Opening {Path(path).name}…")
-        self.loader.load(Path(path))
+        self.flow.open_photo(Path(path))
         return True
-
-    def _on_photo_loaded(
-        self, load_id: int, path: Path, photo: LoadedImage, data: bytes, image: QImage
-    ) -> None:
-        self.photo_path = Path(path)
-        self.file_controller.remember(Path(path))
-        self._loaded_image = (photo.original, image)
-        self.state.open_photo(photo, data)
-        self._decompose(0)
-
-    def _on_photo_failed(self, load_id: int, path: Path, message: str) -> None:
-        if Path(path).suffix == SUFFIX:
-            self.show_error(
-                "Cannot open the session",
-                message,
-                "The file may be damaged or from another program; open the photo instead.",
-            )
-        else:
-            self.show_error("Cannot open the photo", message, "Choose a JPEG, PNG, WebP, TIFF or BMP photo.")
-        self.photo_failed.emit(message)
-
-    def _decompose(self, face: int) -> None:
-        photo = self.state.photo
-        if photo is None:
-            return
-        self._target_fidelity = self.state.fidelity
-        self.status.setText("Decomposing…")
-        self.runner.submit(DecomposeRequest(photo.rgb, 0.0, face=face, tag=photo, source=photo.path))
 
     def request_fit(self, fidelity: float) -> None:
         """Run the fit at ``fidelity`` for the current photo (cancels any running one)."""
-        photo = self.state.photo
-        if photo is None:
-            return
-        face = 0 if self.state.decomposition is None else self.state.decomposition.face_index
-        self._target_fidelity = None
-        self.runner.submit(
-            DecomposeRequest(photo.rgb, float(fidelity), face=face, tag=photo, source=photo.path)
-        )
+        self.flow.request_fit(fidelity)
 
     def open_session(self, path: Path) -> bool:
         """Start opening a session (read and prepared in the background); problems go to a dialog."""
-        self.status.setText(f"Opening {Path(path).name}…")
-        self.loader.load_session(Path(path), self.template)
+        self.flow.open_session(Path(path))
         return True
-
-    def _on_session_loaded(
-        self, load_id: int, path: Path, session: LoadedSession, prepared: PreparedFace, image: QImage
-    ) -> None:
-        self.runner.cancel()
-        self.photo_path = None
-        self.file_controller.remember(path)
-        self._prepared = prepared
-        self._loaded_image = (session.photo.original, image)
-        self.state.open_session(session.photo, session.photo_bytes, prepared.editor, path)
-        self.status.setText(f"Opened {Path(path).name}")
-        self.editor_ready.emit()
-
-    # -- runner results ---------------------------------------------------------------------------
-
-    def _on_finished(self, request_id: int, result: object) -> None:
-        photo = self.state.photo
-        if not isinstance(result, PreparedFace) or photo is None or result.editor.photo is not photo.original:
-            return  # a result for a photo that is no longer open
-        self._prepared = result
-        self.state.set_editor(result.editor)
-        decomposition = self.state.decomposition
-        assert decomposition is not None
-        self.status.setText(
-            f"Face {decomposition.face_index + 1} of {decomposition.face_count} — fidelity "
-            f"{decomposition.fidelity:.2f}, photometric error {decomposition.error:.3f}"
-            + (" — click another face on the photo to switch" if decomposition.face_count > 1 else "")
-        )
-        self.editor_ready.emit()
-        if self._target_fidelity is not None and self._target_fidelity > 0.0:
-            target, self._target_fidelity = self._target_fidelity, None
-            self.request_fit(target)
-
-    def _on_faces_found(self, request_id: int, faces: tuple) -> None:
-        self._faces = [np.asarray(face.box) for face in faces]
-        self._show_face_boxes()
-
-    def _show_face_boxes(self) -> None:
-        """Outline every face when there are several (the chosen one highlighted); click one to switch."""
-        decomposition = self.state.decomposition
-        chosen = decomposition.face_index if decomposition is not None else 0
-        boxes = self._faces if len(self._faces) > 1 else []
-        self.photo_view.set_boxes(boxes, chosen)
-
-    def _on_failed(self, request_id: int, failure: Failure) -> None:
-        self.status.setText("Decomposition failed")
-        advice = "Try another photo."
-        if issubclass(failure.error, NoFaceFound):
-            advice = "Use a photo where one face is clearly visible, roughly frontal and not too small."
-        elif issubclass(failure.error, ResourceError):
-            advice = "Reinstall FaceCraft: its model file is missing or damaged."
-        self.show_error("Cannot decompose the photo", failure.message, advice)
-
-    def _on_preview(self, request_id: int, preview: FitPreview) -> None:
-        if self.state.decomposition is None:
-            return
-        self.viewer3d.set_shape(preview.shape)
-        self.panes["Albedo"].set_image(preview.albedo)
-
-    # -- views ------------------------------------------------------------------------------------
-
-    def _on_photo_changed(self) -> None:
-        photo = self.state.photo
-        if photo is None:
-            return
-        # One copy, shared by the three views (copied on first edit); made by the loader when it can.
-        made, self._loaded_image = self._loaded_image, None
-        image = made[1] if made is not None and made[0] is photo.original else to_qimage(photo.original)
-        self.photo_view.set_image(image, fit=True)
-        self.photo_view.set_before(image)
-        self.panes["Input"].set_image(image, fit=True)
-        for name in ("Reconstruction", "Albedo", "Shape", "Shading"):
-            self.panes[name].set_image(None)
-        self.uv_view.set_image(None)
-        self._uv_pixels = None
-        self._faces = []
-        self._face_region = None
-        self.photo_view.set_boxes([], 0)
-        self._update_title()
-        self.update_actions()
-
-    def _on_decomposition_changed(self) -> None:
-        editor, decomposition = self.state.editor, self.state.decomposition
-        if editor is None or decomposition is None:
-            return
-        prepared = self._prepared
-        if prepared is None or prepared.editor is not editor:  # a session or a synchronous decomposition
-            prepared = PreparedFace(editor, editor.reconstruction()[0], shaded_geometry(editor))
-        self.panes["Reconstruction"].set_image(prepared.reconstruction)
-        self.panes["Albedo"].set_image(decomposition.albedo)
-        self.panes["Shading"].set_image(decomposition.shading / max(float(decomposition.shading.max()), 1e-6))
-        self.panes["Shape"].set_image(prepared.geometry)
-        self._uv_pixels = editor.edited_albedo8().copy()  # made by the worker when there are no edits
-        self.uv_view.set_image(self._uv_pixels)
-        self.viewer3d.set_shape(decomposition.shape)
-        self.viewer3d.set_albedo(self._uv_pixels)
-        if not self._shown_textured:  # the first face: show it textured, then keep the user's choice
-            self._shown_textured = True
-            self.viewer3d.set_mode(DisplayMode.TEXTURED)
-        # only the face changes between decompositions of one photo: patch the old and new face areas
-        region = editor.surface.region
-        for rect in (self._face_region, region):
-            if rect is not None:
-                self.photo_view.update_region(editor.edited_photo, rect)
-        self._face_region = region
-        self.sticker_handles.bind(self.state)
-        self._show_face_boxes()
-        self.update_actions()
-
-    def _on_photo_edited(self, rect: Rect) -> None:
-        editor = self.state.editor
-        if editor is not None:
-            self.photo_view.update_region(editor.edited_photo, rect)
-
-    def _on_canvas_edited(self, rect: Rect) -> None:
-        editor = self.state.editor
-        if editor is None or self._uv_pixels is None:
-            return
-        rect = rect.clip(*editor.canvas_size)
-        if rect.empty:
-            return
-        rows, cols = rect.slices()
-        if (rect.bottom - rect.top, rect.right - rect.left) == editor.canvas_size:
-            self._uv_pixels[...] = editor.edited_albedo8()  # remembered when there are no edits
-        else:
-            self._uv_pixels[rows, cols] = unit_to_uint8(editor.edited_albedo(rect))
-        self.uv_view.update_region(self._uv_pixels, rect)
-        if not self._texture_timer.isActive():
-            self._texture_timer.start()
-
-    def _push_texture(self) -> None:
-        if self._uv_pixels is not None:
-            self.viewer3d.set_albedo(self._uv_pixels)
 
     def _set_mode(self, mode: DisplayMode) -> None:
         self.viewer3d.set_mode(mode)
@@ -398,26 +202,6 @@ class MainWindow(QMainWindow):
     def _on_tool_changed(self, tool: Tool) -> None:
         self.strokes.set_tool(tool)
         self.sticker_handles.set_enabled(tool is Tool.STICKER)
-
-    def _photo_clicked(self, x: float, y: float) -> None:
-        """With several faces, a click on another face (outside the current one) switches to it."""
-        decomposition = self.state.decomposition
-        if (
-            decomposition is None
-            or decomposition.face_count < 2
-            or self.state.tool in (Tool.BRUSH, Tool.ERASER)
-        ):
-            return
-        faces = self._faces
-        for index, box in enumerate(faces):
-            x0, y0, x1, y1 = box
-            if x0 <= x <= x1 and y0 <= y <= y1 and index != decomposition.face_index:
-                self.status.setText(f"Switching to face {index + 1}…")
-                photo = self.state.photo
-                self.runner.submit(
-                    DecomposeRequest(photo.rgb, self.state.fidelity, face=index, tag=photo, source=photo.path)
-                )
-                return
 
     # -- saving and export (the file controller's; here for scripts and tests) ---------------------
 

@@ -149,7 +149,7 @@ def test_several_faces_are_outlined_and_a_click_switches(window, qtbot, tmp_path
     assert window.state.decomposition.face_count == 2 and window.state.decomposition.face_index == 0
     assert len(window.photo_view._boxes) == 2
     window.state.set_tool(Tool.NAVIGATE)
-    x0, y0, x1, y1 = window._faces[1]
+    x0, y0, x1, y1 = window.views.faces[1]
     with qtbot.waitSignal(window.editor_ready, timeout=WAIT_MS):
         window.photo_view.clicked.emit((x0 + x1) / 2, (y0 + y1) / 2)
     assert window.state.decomposition.face_index == 1
