@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMenu
 
 from facecraft.app.turntable_export import scene_snapshot
 from facecraft.app.workers import FileJobs
-from facecraft.core.io.meshes import IMAGE_SUFFIXES, write_image
+from facecraft.core.io.image_write import IMAGE_SUFFIXES, write_image
 from facecraft.core.io.pixels import unit_to_uint8
 from facecraft.core.io.records import export_mesh
 from facecraft.core.io.session import SUFFIX, save_session

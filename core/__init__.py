@@ -11,7 +11,7 @@ Map (folders by domain; ``tests/core`` mirrors it):
 * :mod:`~facecraft.core.editing` — the editor, re-rendering into the photo (composite,
   reconstruction), relighting, recipes, the layer document and its history, layers, regions,
   brush, sticker, rect, the detailed albedo, reference photos and transfer;
-* :mod:`~facecraft.core.io` — image reading, meshes (and image writing), records, sessions,
+* :mod:`~facecraft.core.io` — image reading and writing, meshes, records, sessions,
   the CLI's output set, atomic writes, pixel conversions;
 * :mod:`~facecraft.core.decomposition` — the frozen :class:`Decomposition`;
   :mod:`~facecraft.core.decompose` makes it (detector + model + fitting);

@@ -286,7 +286,7 @@ def _decompose_one(
 ) -> None:
     from facecraft.core.editing.albedo import canvas_size, detailed_albedo
     from facecraft.core.io.image_read import load_image
-    from facecraft.core.io.meshes import write_image
+    from facecraft.core.io.image_write import write_image
     from facecraft.core.io.output_set import OutputStage
     from facecraft.core.io.pixels import unit_to_uint8
     from facecraft.core.io.records import export_mesh, export_ply, face_record, uv_map_images
@@ -333,7 +333,7 @@ def run_edit(args: argparse.Namespace) -> int:
     from facecraft.core.editing.editor import FaceEditor
     from facecraft.core.editing.recipe import apply_recipe, load_recipe
     from facecraft.core.io.image_read import load_image
-    from facecraft.core.io.meshes import write_image
+    from facecraft.core.io.image_write import write_image
     from facecraft.core.io.pixels import unit_to_uint8
     from facecraft.core.io.records import export_mesh
     from facecraft.core.io.session import save_session

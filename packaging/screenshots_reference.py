@@ -30,7 +30,7 @@ from facecraft.app.turntable_export import scene_snapshot
 from facecraft.core.face.detection import FaceDetector
 from facecraft.core.fitting import DEFAULT_FIDELITY
 from facecraft.core.io.image_read import load_image
-from facecraft.core.io.meshes import write_image
+from facecraft.core.io.image_write import write_image
 from facecraft.core.render.turntable import TurntableSettings
 from facecraft.core.resources import resource_path
 

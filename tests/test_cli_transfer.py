@@ -11,7 +11,7 @@ import pytest
 
 from facecraft.core.editing.layers import LayerKind
 from facecraft.core.io.image_read import load_image
-from facecraft.core.io.meshes import write_image
+from facecraft.core.io.image_write import write_image
 from facecraft.core.io.session import load_session
 from facecraft.core.resources import resource_path
 from facecraft.launcher import main

@@ -1,9 +1,9 @@
-"""Writing results: images (PNG/JPEG), textured OBJ meshes and binary PLY meshes.
+"""Writing meshes: textured OBJ (with its material and texture) and binary PLY.
 
 Every writer encodes its whole output in memory first and then writes it with
-:func:`facecraft.core.io.atomic.write_bytes_atomically`, so a file is either its old
-self or completely new. :func:`write_textured_obj` goes further: its three files
-(``.obj``, ``.mtl``, texture ``.png``) appear together or not at all. Every
+:func:`facecraft.core.io.atomic.write_files_together`, so a file is either its old
+self or completely new, and :func:`write_textured_obj`'s three files (``.obj``, ``.mtl``,
+texture ``.png``) appear together or not at all. Every
 failure raises :class:`~facecraft.core.errors.ExportError` with a message naming
 the file and the reason.
 
@@ -14,21 +14,14 @@ are counter-clockwise seen from outside (their normals point out).
 
 from __future__ import annotations
 
-import contextlib
-import errno
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from facecraft.core.errors import ExportError
-from facecraft.core.io.atomic import write_bytes_atomically
-from facecraft.core.io.pixels import swap_red_blue, uint16_to_uint8
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-"""File name endings :func:`write_image` accepts (case-insensitive)."""
+from facecraft.core.io.atomic import write_files_together
+from facecraft.core.io.image_write import encode_image
 
 MATERIAL_NAME = "albedo"
 """Name of the one material in the ``.mtl`` file that :func:`write_textured_obj` writes."""
@@ -50,29 +43,6 @@ class MeshFiles:
     obj: Path
     mtl: Path
     texture: Path
-
-
-def write_image(path: str | Path, pixels: np.ndarray, quality: int = 95) -> None:
-    """Write an upright image as PNG or JPEG, chosen by the file name's ending.
-
-    PNG keeps the pixels exactly: uint8 or uint16, grey, RGB or RGBA (grey+alpha
-    is stored as RGBA with the grey replicated). JPEG is 8-bit: uint16 is scaled
-    down, alpha is dropped, grey stays grey. No EXIF orientation is written, so
-    viewers show the pixels as given.
-
-    Args:
-        path: the destination, ending in ``.png``, ``.jpg`` or ``.jpeg``; its
-            folder is created when missing.
-        pixels: ``(H, W, C)`` uint8 or uint16 with ``C`` in {1, 2, 3, 4} (grey,
-            grey+alpha, RGB, RGBA), or ``(H, W)`` grey; already upright.
-        quality: JPEG quality, 1..100 (ignored for PNG).
-
-    Raises:
-        ExportError: unsupported ending, bad pixel array or quality, or the file
-            cannot be written.
-    """
-    path = Path(path)
-    _write_files({path: _encode_image(path, pixels, quality)})
 
 
 def write_textured_obj(
@@ -135,9 +105,9 @@ def write_textured_obj(
     contents = {
         files.obj: _obj_text(files.mtl.name, vertices, triangles, uv, normals).encode("utf-8"),
         files.mtl: _mtl_text(files.texture.name).encode("utf-8"),
-        files.texture: _encode_image(files.texture, texture, quality=95),
+        files.texture: encode_image(files.texture, texture, quality=95),
     }
-    _write_files(contents)
+    write_files_together(contents)
     return files
 
 
@@ -190,7 +160,7 @@ def write_ply(
         f"element vertex {len(vertices)}\n{properties}"
         f"element face {len(triangles)}\nproperty list uchar int vertex_indices\nend_header\n"
     )
-    _write_files({path: header.encode("ascii") + vertex_records.tobytes() + face_records.tobytes()})
+    write_files_together({path: header.encode("ascii") + vertex_records.tobytes() + face_records.tobytes()})
 
 
 def mesh_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
@@ -288,37 +258,6 @@ def _rows(line_format: str, values: np.ndarray) -> str:
     return (line_format * len(values)) % tuple(values.ravel().tolist()) if len(values) else ""
 
 
-def _encode_image(path: Path, pixels: np.ndarray, quality: int) -> bytes:
-    """PNG or JPEG bytes of ``(H, W, C)`` pixels, by the ending of ``path``."""
-    suffix = path.suffix.lower()
-    if suffix not in IMAGE_SUFFIXES:
-        raise ExportError(
-            f"{path}: unsupported image file type {path.suffix or '(none)'!r}; "
-            f"use one of {', '.join(IMAGE_SUFFIXES)}"
-        )
-    pixels = np.asarray(pixels)
-    if pixels.ndim == 2:
-        pixels = pixels[..., None]
-    if pixels.ndim != 3 or pixels.shape[2] not in (1, 2, 3, 4) or pixels.size == 0:
-        raise ExportError(f"{path}: expected (H, W, C) pixels with C in 1..4, got shape {pixels.shape}")
-    if pixels.dtype not in (np.uint8, np.uint16):
-        raise ExportError(f"{path}: expected uint8 or uint16 pixels, got {pixels.dtype}")
-    if pixels.shape[2] == 2:  # grey + alpha: no such layout in OpenCV's encoders
-        pixels = pixels[..., [0, 0, 0, 1]]
-
-    if suffix == ".png":
-        extension, params = ".png", [cv2.IMWRITE_PNG_COMPRESSION, 3]
-    else:
-        if not 1 <= quality <= 100:
-            raise ExportError(f"{path}: JPEG quality must be 1..100, got {quality}")
-        pixels = uint16_to_uint8(pixels if pixels.shape[2] in (1, 3) else pixels[..., :3])
-        extension, params = ".jpg", [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
-    ok, encoded = cv2.imencode(extension, swap_red_blue(pixels), params)
-    if not ok:
-        raise ExportError(f"{path}: the image could not be encoded")
-    return encoded.tobytes()
-
-
 def _checked_floats(
     path: Path, name: str, values: np.ndarray, columns: int, rows: int | None = None
 ) -> np.ndarray:
@@ -349,46 +288,3 @@ def _checked_triangles(path: Path, triangles: np.ndarray, vertex_count: int) -> 
     if array.min() < 0 or array.max() >= vertex_count:
         raise ExportError(f"{path}: triangles index vertices that do not exist (there are {vertex_count})")
     return array.astype(np.int64, copy=False)
-
-
-def _write_files(contents: dict[Path, bytes]) -> None:
-    """Write several files so that all of them appear or none of the new ones is left.
-
-    Each file is first written atomically under a hidden temporary name beside
-    its destination; only when all are on disk are they renamed into place.
-    """
-    staged: list[tuple[Path, Path]] = []
-    committed: list[Path] = []
-    current = next(iter(contents))
-    try:
-        for destination, data in contents.items():
-            current = destination
-            temporary = destination.with_name(f".{destination.name}.{secrets.token_hex(4)}.part")
-            staged.append((temporary, destination))
-            write_bytes_atomically(temporary, data)
-        for temporary, destination in staged:
-            current = destination
-            temporary.replace(destination)
-            committed.append(destination)
-    except BaseException as exc:
-        for leftover in [temporary for temporary, _ in staged] + committed:
-            with contextlib.suppress(OSError):
-                leftover.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise ExportError(f"{current}: cannot write the file ({_reason(current, exc)})") from exc
-        raise
-
-
-def _reason(path: Path, exc: OSError) -> str:
-    """A user-facing reason for a failed write."""
-    if isinstance(exc, PermissionError):
-        return f"permission denied; is the folder {path.parent} writable?"
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return "the disk is full"
-    if exc.errno == errno.EROFS:
-        return "the disk is read-only"
-    if isinstance(exc, IsADirectoryError):
-        return "a folder of that name is in the way"
-    if isinstance(exc, NotADirectoryError | FileExistsError):
-        return f"{path.parent} is not a folder, or part of its path is a file"
-    return exc.strerror or str(exc) or type(exc).__name__

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QMessageBox
 from facecraft.core.editing.layers import LayerKind
 from facecraft.core.editing.relighting import ReferenceLight
 from facecraft.core.io.image_read import load_image
-from facecraft.core.io.meshes import write_image
+from facecraft.core.io.image_write import write_image
 from facecraft.core.resources import resource_path
 
 ASTRONAUT = resource_path("samples/astronaut.jpg")

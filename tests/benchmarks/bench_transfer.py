@@ -44,7 +44,7 @@ from facecraft.core.editing.reference import build_reference, load_reference
 from facecraft.core.editing.transfer import add_transfer
 from facecraft.core.fitting import DEFAULT_FIDELITY
 from facecraft.core.io.image_read import load_image
-from facecraft.core.io.meshes import write_image
+from facecraft.core.io.image_write import write_image
 from facecraft.core.io.pixels import unit_to_uint8
 from facecraft.core.render.turntable import TurntableScene, TurntableSettings, write_turntable
 from facecraft.core.resources import resource_path

@@ -10,7 +10,7 @@ from facecraft.core.editing.albedo import albedo_sources, canvas_size
 from facecraft.core.editing.reference import ReferencePhotoError, build_reference, load_reference
 from facecraft.core.editing.regions import makeup_mask
 from facecraft.core.errors import ImageLoadError
-from facecraft.core.io.meshes import write_image
+from facecraft.core.io.image_write import write_image
 
 SIZE = canvas_size(2)
 """A small canvas keeps these tests quick."""

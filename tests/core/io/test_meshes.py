@@ -12,13 +12,13 @@ from PIL import Image
 
 from facecraft.core.errors import ExportError, FaceCraftError
 from facecraft.core.face.template import FaceTemplate
-from facecraft.core.io import meshes as export
+from facecraft.core.io import atomic
 from facecraft.core.io.image_read import load_image
+from facecraft.core.io.image_write import write_image
 from facecraft.core.io.meshes import (
     MeshFiles,
     mesh_normals,
     outward_winding,
-    write_image,
     write_ply,
     write_textured_obj,
 )
@@ -153,7 +153,7 @@ def test_disk_error_is_reported(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     def disk_full(path: Path, data: bytes, mode: int = 0o644) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(export, "write_bytes_atomically", disk_full)
+    monkeypatch.setattr(atomic, "write_bytes_atomically", disk_full)
     with pytest.raises(ExportError, match=r"out\.png: cannot write the file \(the disk is full\)"):
         write_image(tmp_path / "out.png", _gradient())
     assert _files(tmp_path) == []
@@ -250,7 +250,7 @@ def test_obj_failure_in_the_middle_leaves_no_new_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, face, texture
 ):
     vertices, triangles, uv = face
-    real_write = export.write_bytes_atomically
+    real_write = atomic.write_bytes_atomically
     calls: list[Path] = []
 
     def fail_on_second(path: Path, data: bytes, mode: int = 0o644) -> None:
@@ -259,7 +259,7 @@ def test_obj_failure_in_the_middle_leaves_no_new_files(
             raise OSError(errno.ENOSPC, "No space left on device")
         real_write(path, data, mode)
 
-    monkeypatch.setattr(export, "write_bytes_atomically", fail_on_second)
+    monkeypatch.setattr(atomic, "write_bytes_atomically", fail_on_second)
     with pytest.raises(ExportError, match=r"face\.mtl: cannot write the file \(the disk is full\)"):
         write_textured_obj(tmp_path / "face.obj", vertices, triangles, uv, texture)
     assert len(calls) == 2
