@@ -275,8 +275,14 @@ class Trainer:
 
     # -- loop -------------------------------------------------------------------------------
 
-    def run(self, stop_after: int | None = None) -> dict[str, float]:
-        """Train to the end (or ``stop_after`` more steps); returns the last logged values."""
+    def run(self, stop_after: int | None = None, until_seconds: float | None = None) -> dict[str, float]:
+        """Train to the end; returns the last logged values.
+
+        Args:
+            stop_after: stop after this many more steps (no checkpoint is forced).
+            until_seconds: stop, with a checkpoint, once the lineage's training time
+                (``state.train_seconds``) reaches this; a time budget that survives a resume.
+        """
         total_steps = sum(stage.steps for stage in self.config.stages)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         (self.out_dir / "config.json").write_text(json.dumps(self.config.to_dict(), indent=2) + "\n")
@@ -296,6 +302,10 @@ class Trainer:
             optimizer = self._optimizer_for(index, stage)
             started = time.perf_counter()
             for batch in self.batches(stage.batch_size):
+                if until_seconds is not None and self.state.train_seconds >= until_seconds:
+                    self.save_checkpoint()
+                    bar.close()
+                    return last
                 step_started = time.perf_counter()
                 batch = batch.to(self.device)
                 self.model.train()
@@ -368,6 +378,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--export", type=Path, help="save the final model (fp16) here with its card")
     parser.add_argument("--stop-after", type=int, help="stop after N steps (resume later)")
     parser.add_argument(
+        "--until-seconds",
+        type=float,
+        help="stop with a checkpoint once the lineage has trained this long (a resumable time budget)",
+    )
+    parser.add_argument(
         "--warm-start",
         type=Path,
         help="with no checkpoint to resume, start from this model's weights where they fit",
@@ -411,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
         fresh = trainer.warm_start(args.warm_start)
         print(f"warm start from {args.warm_start}; fresh: {', '.join(fresh) or 'none'}", file=sys.stderr)
     started = time.perf_counter()
-    last = trainer.run(stop_after=args.stop_after)
+    last = trainer.run(stop_after=args.stop_after, until_seconds=args.until_seconds)
     if args.export and trainer.rank == 0:
         device_name = torch.cuda.get_device_name(trainer.device) if trainer.device.type == "cuda" else "CPU"
         trainer.export(

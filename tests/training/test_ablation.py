@@ -1,0 +1,107 @@
+"""The time-budgeted training behind the ablation, and the ablation driver's bookkeeping."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from tiny_runs import tiny_config
+
+from facecraft.core.model.config import Variant
+from facecraft.training import ablation
+from facecraft.training.ablation import AblationConfig
+from facecraft.training.config import Stage
+from facecraft.training.train import Trainer
+
+
+def test_a_time_budget_stops_with_a_checkpoint_and_survives_a_resume(prepared, template, tmp_path):
+    trainer = Trainer(tiny_config(prepared, checkpoint_every=100), tmp_path / "run", template, progress=False)
+    last = trainer.run(until_seconds=1e-9)  # the first step spends the budget
+    assert last["step"] == 1 and trainer.state.train_seconds > 1e-9
+    resumed = Trainer(tiny_config(prepared), tmp_path / "run", template, progress=False)
+    resumed.load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    assert resumed.state.step == 1
+    assert resumed.run(until_seconds=1e-9) == {}  # nothing left of the budget: no step taken
+    assert resumed.state.step == 1
+    assert resumed.run()["step"] == 9  # without a budget the run goes to its end
+
+
+def shipped_config() -> dict:
+    return json.loads(Path(__file__).parents[2].joinpath("training/configs/cpu_ablation.json").read_text())
+
+
+def test_the_shipped_ablation_config_parses_into_one_stage_runs():
+    config = AblationConfig.from_dict(shipped_config())
+    assert config.minutes == {Stage.PRETRAIN: 15.0, Stage.FINETUNE: 25.0}
+    finetune = config.stage_config(Stage.FINETUNE, Variant.LINEAR)
+    assert finetune["model"]["variant"] == "linear"
+    assert [stage["name"] for stage in finetune["stages"]] == ["finetune"]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d.update(extra=1), "unknown keys"),
+        (lambda d: d["train"]["stages"].pop(0), "expected pose, pretrain, finetune"),
+        (lambda d: d["minutes"].pop("finetune"), "positive budget"),
+        (lambda d: d["minutes"].update(pretrain=0), "positive budget"),
+    ],
+)
+def test_a_bad_ablation_config_is_refused_with_what_was_expected(change, message):
+    data = shipped_config()
+    change(data)
+    with pytest.raises(ValueError, match=message):
+        AblationConfig.from_dict(data)
+
+
+def write_card(model: Path, seconds: float, images: int) -> None:
+    model.parent.mkdir(parents=True, exist_ok=True)
+    model.write_bytes(b"")
+    totals = {"train_seconds": seconds, "images_seen": images}
+    model.with_suffix(".json").write_text(json.dumps({"training_totals": totals}))
+
+
+def test_a_variant_trains_each_stage_to_its_budget_once(tmp_path, monkeypatch):
+    config = AblationConfig.from_dict(shipped_config())
+    write_card(tmp_path / "pose.pt", 100.0, 1000)
+    calls: list[tuple[str, float | None]] = []
+
+    def fake_train(stage_config, run_dir, source, export, until_seconds, threads, nice):
+        calls.append((stage_config["stages"][0]["name"], until_seconds))
+        write_card(export, until_seconds + 0.5, 2000)
+
+    monkeypatch.setattr(ablation, "_train", fake_train)
+    model = ablation.run_variant(config, Variant.GLOBAL, tmp_path, threads=1, nice=0)
+    assert model == tmp_path / "global" / "finetune.pt"
+    # Each budget counts from where the stage's source stopped: 15 min after the pose model, 25 after that.
+    assert calls == [("pretrain", 100.0 + 900.0), ("finetune", 1000.5 + 1500.0)]
+    ablation.run_variant(config, Variant.GLOBAL, tmp_path, threads=1, nice=0)
+    assert len(calls) == 2  # done stages are not trained again
+
+
+def test_an_interrupted_stage_is_trained_again_to_its_target(tmp_path, monkeypatch):
+    config = AblationConfig.from_dict(shipped_config())
+    write_card(tmp_path / "pose.pt", 0.0, 0)
+    write_card(tmp_path / "linear" / "pretrain.pt", 300.0, 500)  # exported by a stop at 5 of 15 min
+    calls: list[str] = []
+
+    def fake_train(stage_config, run_dir, source, export, until_seconds, threads, nice):
+        calls.append(stage_config["stages"][0]["name"])
+        write_card(export, until_seconds, 900)
+
+    monkeypatch.setattr(ablation, "_train", fake_train)
+    ablation.run_variant(config, Variant.LINEAR, tmp_path, threads=1, nice=0)
+    assert calls == ["pretrain", "finetune"]
+
+
+def test_the_table_lists_evaluated_variants_in_the_papers_order(tmp_path):
+    write_card(tmp_path / "pose.pt", 60.0, 100)
+    for variant, nme in ((Variant.GLOBAL_LOCAL_PROXY, 0.05), (Variant.LINEAR, 0.07)):
+        write_card(tmp_path / variant.value / "pretrain.pt", 960.0, 1100)
+        write_card(tmp_path / variant.value / "finetune.pt", 2460.0, 2100)
+        scores = {"nme_mean": nme, "nme_median": nme, "l21_encoder": 0.1, "l21_fitted": 0.08}
+        (tmp_path / variant.value / "finetune_eval.json").write_text(json.dumps(scores))
+    rows = ablation.table(tmp_path).splitlines()[2:]
+    assert [row.split("|")[1].strip() for row in rows] == ["linear", "global_local_proxy"]
+    assert "| 7.00 % |" in rows[0] and "| 1,000 / 1,000 | 15.0 / 25.0 |" in rows[0]
