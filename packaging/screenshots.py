@@ -18,8 +18,10 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QEventLoop, QPoint, QSettings, QTimer
 from PySide6.QtGui import QImage, QPainter
+from PySide6.QtWidgets import QApplication
 
 from facecraft.app.main import build_window, create_application
+from facecraft.app.main_window import MainWindow
 from facecraft.app.state import Tool
 from facecraft.core.editing.layers import MakeupSpec, StickerPlacement
 from facecraft.core.editing.sticker import load_sticker
@@ -53,19 +55,37 @@ def grab_window(window: object) -> QImage:
     return image
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+def open_window(description: str) -> tuple[argparse.Namespace, QApplication, MainWindow, Path]:
+    """Parse ``--out``/``--photo``, then show a 1500x920 window with its own settings at fidelity 0.
+
+    Returns:
+        ``(arguments, application, window, a scratch folder)``.
+    """
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
     parser.add_argument("--photo", type=Path, default=resource_path("samples/astronaut.jpg"))
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp())
     app = create_application()
-    settings = QSettings(str(Path(tempfile.mkdtemp()) / "settings.ini"), QSettings.Format.IniFormat)
-    window = build_window(settings)
+    window = build_window(QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat))
     window.resize(1500, 920)
     window.show()
     window.state.set_fidelity(0.0)
     settle()
+    return args, app, window, work
+
+
+def close_window(app: QApplication, window: MainWindow) -> None:
+    """Close without the unsaved-changes question and stop the worker threads."""
+    window.state.mark_saved(Path("unused"))
+    window.close()
+    window.runner.shutdown()
+    app.processEvents()
+
+
+def main() -> int:
+    args, app, window, _ = open_window(__doc__ or "")
 
     def shot(name: str) -> None:
         settle(400)
@@ -112,10 +132,7 @@ def main() -> int:
     window.lighting_panel.group.setChecked(True)
     window.tabs.setCurrentWidget(window.panes["Input"])
     shot("6_relit")
-    state.mark_saved(Path("unused"))
-    window.close()
-    window.runner.shutdown()
-    app.processEvents()
+    close_window(app, window)
     return 0
 
 

@@ -12,27 +12,23 @@ sample photo mirrored, its colours turned and its lips painted plum, made here.
 
 from __future__ import annotations
 
-import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 import cv2
 import imageio
 import numpy as np
 from PIL import Image
-from PySide6.QtCore import QRectF, QSettings, Qt
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtWidgets import QApplication
-from screenshots import settle, wait_for  # packaging/ is this script's folder
+from screenshots import close_window, open_window, settle, wait_for  # packaging/ is this script's folder
 
-from facecraft.app.main import build_window, create_application
 from facecraft.app.turntable_export import scene_snapshot
 from facecraft.core.face.detection import FaceDetector
 from facecraft.core.fitting import DEFAULT_FIDELITY
 from facecraft.core.io.image_read import load_image
 from facecraft.core.io.image_write import write_image
 from facecraft.core.render.turntable import TurntableSettings
-from facecraft.core.resources import resource_path
 
 HUE_TURN = 150
 """OpenCV hue units the reference's colours are turned by (skin pinker)."""
@@ -61,19 +57,7 @@ def make_reference(photo: Path, folder: Path) -> Path:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--out", type=Path, default=Path("docs/screenshots"))
-    parser.add_argument("--photo", type=Path, default=resource_path("samples/astronaut.jpg"))
-    args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp())
-    app = create_application()
-    settings = QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat)
-    window = build_window(settings)
-    window.resize(1500, 920)
-    window.show()
-    window.state.set_fidelity(0.0)
-    settle()
+    args, app, window, work = open_window(__doc__ or "")
 
     def shot(name: str, screen: bool = False) -> None:
         settle(400)
@@ -143,10 +127,7 @@ def main() -> int:
     write_image(args.out.parent / "turntable_frames.png", cv2.resize(strip, None, fx=0.5, fy=0.5))
     print(args.out.parent / "turntable_frames.png")
 
-    window.state.mark_saved(Path("unused"))
-    window.close()
-    window.runner.shutdown()
-    app.processEvents()
+    close_window(app, window)
     return 0
 
 

@@ -82,10 +82,9 @@ def write_textured_obj(
             shape, type or values, or a file cannot be written.
     """
     obj_path = Path(obj_path)
-    if obj_path.suffix.lower() != ".obj":
-        raise ExportError(f"{obj_path}: a textured mesh must be saved as an .obj file")
-    vertices = _checked_floats(obj_path, "vertices", vertices, 3)
-    triangles = _checked_triangles(obj_path, triangles, len(vertices))
+    vertices, triangles = _checked_mesh(
+        obj_path, ".obj", "a textured mesh must be saved as an .obj file", vertices, triangles
+    )
     uv = _checked_floats(obj_path, "uv", uv, 2, rows=len(vertices))
     if normals is not None:
         normals = _checked_floats(obj_path, "normals", normals, 3, rows=len(vertices))
@@ -131,10 +130,9 @@ def write_ply(
             shape, type or values, or the file cannot be written.
     """
     path = Path(path)
-    if path.suffix.lower() != ".ply":
-        raise ExportError(f"{path}: a PLY mesh must be saved as a .ply file")
-    vertices = _checked_floats(path, "vertices", vertices, 3)
-    triangles = _checked_triangles(path, triangles, len(vertices))
+    vertices, triangles = _checked_mesh(
+        path, ".ply", "a PLY mesh must be saved as a .ply file", vertices, triangles
+    )
     columns = {name: vertices[:, axis].astype("<f4") for axis, name in enumerate("xyz")}
     if colours is not None:
         colours = np.asarray(colours)
@@ -256,6 +254,21 @@ def _mtl_text(texture_name: str) -> str:
 def _rows(line_format: str, values: np.ndarray) -> str:
     """Format every row of a ``(N, K)`` array with one ``%``-format line of ``K`` fields, in one go."""
     return (line_format * len(values)) % tuple(values.ravel().tolist()) if len(values) else ""
+
+
+def _checked_mesh(
+    path: Path, suffix: str, wrong_suffix: str, vertices: np.ndarray, triangles: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(V, 3)`` finite float vertices and ``(F, 3)`` in-range triangles for a ``suffix`` file.
+
+    Raises:
+        ExportError: ``path`` does not end in ``suffix`` (the message ends in ``wrong_suffix``),
+            or an array is not what is expected.
+    """
+    if path.suffix.lower() != suffix:
+        raise ExportError(f"{path}: {wrong_suffix}")
+    vertices = _checked_floats(path, "vertices", vertices, 3)
+    return vertices, _checked_triangles(path, triangles, len(vertices))
 
 
 def _checked_floats(

@@ -20,7 +20,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -107,28 +107,10 @@ def save_session(
         if layer.sticker is not None:
             record["sticker"] = f"layers/{i}_sticker.png"
             members[record["sticker"]] = _png_bytes(layer.sticker)
-        if layer.placement is not None:
-            placement = layer.placement
-            record["placement"] = {
-                "centre": list(placement.centre),
-                "width": placement.width,
-                "rotation": placement.rotation,
-            }
-        if layer.makeup is not None:
-            makeup = layer.makeup
-            record["makeup"] = {
-                "region": makeup.region,
-                "colour": list(makeup.colour),
-                "strength": makeup.strength,
-            }
-        if layer.transfer is not None:
-            transfer = layer.transfer
-            record["transfer"] = {
-                "reference": transfer.reference,
-                "regions": list(transfer.regions),
-                "mode": transfer.mode,
-                "strength": transfer.strength,
-            }
+        specs = {"placement": layer.placement, "makeup": layer.makeup, "transfer": layer.transfer}
+        for name, spec in specs.items():
+            if spec is not None:
+                record[name] = _spec_record(spec)
         records.append(record)
     crop = decomposition.crop
     manifest = {
@@ -344,6 +326,12 @@ def _layer(reader: _Reader, record: dict[str, Any], canvas_size: tuple[int, int]
         makeup=makeup,
         transfer=transfer,
     )
+
+
+def _spec_record(spec: StickerPlacement | MakeupSpec | TransferSpec) -> dict[str, Any]:
+    """A layer's frozen spec as a JSON object: its fields by name, tuples as lists."""
+    values = ((field.name, getattr(spec, field.name)) for field in fields(spec))
+    return {name: list(value) if isinstance(value, tuple) else value for name, value in values}
 
 
 def _arrays_bytes(decomposition: Decomposition) -> bytes:
