@@ -187,8 +187,10 @@ def main(argv: list[str] | None = None) -> int:
         pose_config = config.train.to_dict()
         pose_config["stages"] = pose_config["stages"][:1]
         _train(pose_config, args.out / "pose", None, pose, None, args.threads, args.nice)
-    for variant in variants:
-        model = run_variant(config, variant, args.out, args.threads, args.nice)
+    # Train every variant before evaluating any: two drivers started together then train
+    # side by side for the whole budget, so each variant meets the same contention.
+    models = [run_variant(config, variant, args.out, args.threads, args.nice) for variant in variants]
+    for variant, model in zip(variants, models, strict=True):
         scores = evaluate_variant(model, args.limit, args.fit_steps, args.threads)
         print(f"ablation: {variant.value}: {json.dumps(scores)}", file=sys.stderr)
     return 0

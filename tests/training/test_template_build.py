@@ -7,13 +7,9 @@ import pytest
 
 from facecraft.core.face.template import PART_SIZE_MULTIPLE
 from facecraft.core.mesh_fit import similarity
-from facecraft.training.build_template import (
-    grid_mesh,
-    mirror_consistent,
-    mirror_pairing,
-    part_box,
-    symmetrise,
-)
+from facecraft.training.template_landmarks import mirror_consistent, part_box
+from facecraft.training.template_mean import mirror_pairing, symmetrise
+from facecraft.training.template_mesh import grid_mesh
 
 
 def _rotation(angle: float, axis: int) -> np.ndarray:

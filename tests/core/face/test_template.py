@@ -103,7 +103,7 @@ def test_render_mesh_is_inside_the_mask(template):
     assert np.allclose(sampling.weights.sum(axis=1), 1.0)
     assert template.mask.ravel()[sampling.texels[sampling.weights > 0]].all()  # only face texels are read
     # and the whole bilinear footprint of each vertex is on the face (texture fetches there too)
-    from facecraft.training.build_template import footprint_on_face
+    from facecraft.training.template_mesh import footprint_on_face
 
     assert footprint_on_face(uv_to_texel(template.vertex_uv.astype(np.float64))[:, ::-1], template.mask).all()
     # Every triangle's centroid falls on a face texel.
