@@ -1,7 +1,7 @@
 """From a file to a shown decomposition: the encoder first, then the fit at the chosen fidelity.
 
 :class:`DecompositionFlow` reads photos and sessions in the background
-(:class:`~facecraft.app.workers.PhotoLoader`), posts an encoder-only request to the
+(:class:`~facecraft.app.file_workers.PhotoLoader`), posts an encoder-only request to the
 :class:`~facecraft.app.workers.DecompositionRunner` for a new photo (shown at once), then one at
 the state's fidelity; results arrive as prepared
 :class:`~facecraft.core.editing.editor.FaceEditor` objects built in the worker, so the GUI thread
@@ -18,8 +18,9 @@ import numpy as np
 from PySide6.QtCore import QObject
 from PySide6.QtGui import QImage
 
+from facecraft.app.file_workers import PhotoLoader
 from facecraft.app.state import Tool
-from facecraft.app.workers import DecomposeRequest, DecompositionRunner, Failure, PhotoLoader, PreparedFace
+from facecraft.app.workers import DecomposeRequest, DecompositionRunner, Failure, PreparedFace
 from facecraft.core.errors import NoFaceFound, ResourceError
 from facecraft.core.io.image_read import LoadedImage
 from facecraft.core.io.session import SUFFIX, LoadedSession

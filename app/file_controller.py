@@ -1,6 +1,6 @@
 """The main window's files: open dialogs, save and export in the background, recent files.
 
-Every write runs as a :class:`~facecraft.app.workers.FileJobs` job (one at a time): the
+Every write runs as a :class:`~facecraft.app.file_workers.FileJobs` job (one at a time): the
 window stays responsive and the edits stay in memory whatever happens to the file. What
 was written is a :class:`FileKind`; :attr:`FileController.written` reports each write's
 end as ``(kind, path, success)``.
@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication, QFileDialog, QMenu
 
+from facecraft.app.file_workers import FileJobs
 from facecraft.app.turntable_export import scene_snapshot
-from facecraft.app.workers import FileJobs
 from facecraft.core.io.image_write import IMAGE_SUFFIXES, write_image
 from facecraft.core.io.pixels import unit_to_uint8
 from facecraft.core.io.records import export_mesh
