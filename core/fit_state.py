@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
@@ -19,6 +20,9 @@ from torch import Tensor
 from facecraft.core.camera import Camera
 from facecraft.core.errors import FaceCraftError
 from facecraft.core.model.model import DecodedFace, FaceModel, ModelOutput
+
+if TYPE_CHECKING:
+    from facecraft.core.fit_terms import FitTerms
 
 GEOMETRY_STEPS = 4
 """Steps of the geometry stage, run whole at any fidelity above 0 so that every such fidelity starts
@@ -200,3 +204,30 @@ def with_residuals(face: DecodedFace, shape_residual: Tensor, albedo_residual: T
         albedo=(face.albedo + albedo_residual).clamp(0.0, 1.0),
         albedo_proxy=face.albedo_proxy,
     )
+
+
+@dataclass
+class FitRun:
+    """The bookkeeping of one fit: progress, cancellation and the lowest-error state seen so far."""
+
+    schedule: FitSchedule
+    progress: ProgressCallback | None
+    cancelled: CancelCheck | None
+    best_error: float
+    best_state: FitState
+    done: int = 0
+
+    def check(self) -> None:
+        if self.cancelled is not None and self.cancelled():
+            raise FitCancelled()
+
+    def offer(self, error: float, state: FitState | Callable[[], FitState]) -> None:
+        """Keep ``state`` (made only when needed) if its error is the lowest so far."""
+        if error < self.best_error:
+            self.best_error = error
+            self.best_state = state if isinstance(state, FitState) else state()
+
+    def report(self, stage: FitStage, terms: FitTerms, state: Callable[[], FitState]) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(FitProgress(self.done, self.schedule.total, stage, terms.as_floats(), state()))

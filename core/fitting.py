@@ -36,8 +36,6 @@ are deterministic), so no seed is set: the same inputs give the same result.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -57,6 +55,7 @@ from facecraft.core.fit_state import (
     FitCancelled,
     FitProgress,
     FitResult,
+    FitRun,
     FitSchedule,
     FitStage,
     FitState,
@@ -111,33 +110,6 @@ def photometric_error(
 
 def _leaf(value: Tensor) -> Tensor:
     return value.detach().clone().requires_grad_(True)
-
-
-@dataclass
-class _Run:
-    """The bookkeeping of one fit: progress, cancellation and the lowest-error state seen so far."""
-
-    schedule: FitSchedule
-    progress: ProgressCallback | None
-    cancelled: CancelCheck | None
-    best_error: float
-    best_state: FitState
-    done: int = 0
-
-    def check(self) -> None:
-        if self.cancelled is not None and self.cancelled():
-            raise FitCancelled()
-
-    def offer(self, error: float, state: FitState | Callable[[], FitState]) -> None:
-        """Keep ``state`` (made only when needed) if its error is the lowest so far."""
-        if error < self.best_error:
-            self.best_error = error
-            self.best_state = state if isinstance(state, FitState) else state()
-
-    def report(self, stage: FitStage, terms: fit_terms.FitTerms, state: Callable[[], FitState]) -> None:
-        self.done += 1
-        if self.progress is not None:
-            self.progress(FitProgress(self.done, self.schedule.total, stage, terms.as_floats(), state()))
 
 
 class FaceFitter:
@@ -200,7 +172,7 @@ class FaceFitter:
                 photometric_error(self.renderer, start.face, state.camera, state.lighting, image)[0]
             )
         encoder_state = state
-        run = _Run(schedule, progress, cancelled, encoder_error, state)
+        run = FitRun(schedule, progress, cancelled, encoder_error, state)
         stage_ms: dict[str, float] = {}
         for stage, steps in schedule.stages():
             began = time.perf_counter()
@@ -226,7 +198,7 @@ class FaceFitter:
 
     def _geometry(
         self,
-        run: _Run,
+        run: FitRun,
         state: FitState,
         start: ModelOutput,
         image: Tensor,
@@ -315,7 +287,7 @@ class FaceFitter:
         trust = facing_trust(normals[:, 2:3], seen) * self.model.uv_mask.to(seen.dtype)
         return solve_lighting(texture, albedo, normals, trust)
 
-    def _photometric(self, run: _Run, state: FitState, image: Tensor, steps: int) -> FitState:
+    def _photometric(self, run: FitRun, state: FitState, image: Tensor, steps: int) -> FitState:
         """A closed-form albedo and lighting, then Adam on the lighting and the true albedo's residual.
 
         The albedo code stays (the proxy is the model's, as the paper's pairing wants), which also
@@ -365,7 +337,7 @@ class FaceFitter:
             run.report(FitStage.PHOTOMETRIC, terms, current)
         return current()
 
-    def _detail(self, run: _Run, state: FitState, image: Tensor, landmarks: Tensor, steps: int) -> FitState:
+    def _detail(self, run: FitRun, state: FitState, image: Tensor, landmarks: Tensor, steps: int) -> FitState:
         """Per-texel residuals of ``S`` and ``A`` with the codes frozen, trained with the paper's pairing."""
         with torch.no_grad():
             frozen = self.model.decode(state.shape_code, state.albedo_code)
