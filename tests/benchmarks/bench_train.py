@@ -31,7 +31,7 @@ from facecraft.core.face.template import load_template
 from facecraft.core.model.config import ObjectiveConfig
 from facecraft.training.config import Stage, StageConfig, TrainConfig
 from facecraft.training.process import jemalloc_active, relaunch_with_jemalloc
-from facecraft.training.train import Trainer
+from facecraft.training.trainer import Trainer
 
 
 def stage_throughput(config: TrainConfig, device: str, steps: int) -> float:

@@ -12,7 +12,7 @@ from facecraft.core.model.config import Variant
 from facecraft.training import ablation
 from facecraft.training.ablation import AblationConfig
 from facecraft.training.config import Stage
-from facecraft.training.train import Trainer
+from facecraft.training.trainer import Trainer
 
 
 def test_a_time_budget_stops_with_a_checkpoint_and_survives_a_resume(prepared, template, tmp_path):

@@ -15,8 +15,8 @@ from tiny_runs import TINY_MODEL, read_log, tiny_config
 from facecraft.core.model.config import ModelConfig, ObjectiveConfig, PoseHead
 from facecraft.core.model.io import load_model
 from facecraft.core.resources import resource_path
-from facecraft.training.config import PretrainWeights
-from facecraft.training.train import StageConfig, TrainConfig, Trainer
+from facecraft.training.config import PretrainWeights, StageConfig, TrainConfig
+from facecraft.training.trainer import Trainer
 
 
 def test_a_tiny_run_trains_every_stage_logs_and_exports(prepared, template, tmp_path):
