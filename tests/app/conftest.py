@@ -7,11 +7,17 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from panel_support import PHOTO
 from PySide6.QtCore import QMimeData, QPoint, QSettings, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QMessageBox
 
+from facecraft.app.layer_panel import LayerPanel
 from facecraft.app.main import build_window
+from facecraft.app.state import EditorState
+from facecraft.app.tool_panel import ToolPanel
+from facecraft.core.decompose import Decomposer
+from facecraft.core.io.image_read import load_image
 
 THREAD_GRACE_S = 5.0
 """How long a test's threads get to finish after it before the test fails."""
@@ -88,3 +94,44 @@ def file_drop():
         )
 
     return make
+
+
+# -- the panels' editor state (modules may define their own ``photo`` or ``state``) -------------
+
+
+@pytest.fixture(scope="module")
+def photo():
+    return load_image(PHOTO)
+
+
+@pytest.fixture(scope="module")
+def decomposition(photo, template):
+    with Decomposer.load(template=template) as decomposer:
+        return decomposer.decompose(photo.rgb, fidelity=0.0)
+
+
+@pytest.fixture
+def state(template):
+    return EditorState(template)
+
+
+@pytest.fixture
+def loaded(state, photo, decomposition):
+    """A state with a photo and its decomposition (an empty layer stack)."""
+    state.open_photo(photo, PHOTO.read_bytes())
+    state.set_decomposition(decomposition)
+    return state
+
+
+@pytest.fixture
+def tools(qtbot, state):
+    panel = ToolPanel(state)
+    qtbot.addWidget(panel)
+    return panel
+
+
+@pytest.fixture
+def layers(qtbot, state):
+    panel = LayerPanel(state)
+    qtbot.addWidget(panel)
+    return panel
