@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from tiny_runs import TINY_MODEL
 
 from facecraft.core.face.crop import crop_image, face_crop
 from facecraft.core.face.landmark_indices import IBUG_MIRROR, nme
 from facecraft.core.model import losses
-from facecraft.core.model.config import DecoderConfig, EncoderConfig, ModelConfig, Variant
+from facecraft.core.model.config import Variant
 from facecraft.core.model.io import save_model
 from facecraft.core.model.model import FaceModel
 from facecraft.training.eval_support import crops_to_images
@@ -31,19 +32,11 @@ from facecraft.training.evaluate import (
 from facecraft.training.figures import FIGURE_TITLE_HEIGHT, FIGURE_TITLES, save_figure
 from facecraft.training.prepare_data import PreparedSplit, save_split
 
-TINY_224 = dict(
-    shape_code_size=8,
-    albedo_code_size=8,
-    image_size=224,
-    encoder=EncoderConfig(stem_channels=8, stage_channels=(8, 8, 8, 8), convs_per_stage=1),
-    decoder=DecoderConfig(global_channels=(8, 8, 8, 8, 8, 8), local_channels=(8, 8, 8, 8), fusion_channels=8),
-)
-
 
 @pytest.fixture(scope="module")
 def model(template) -> FaceModel:
     torch.manual_seed(3)
-    face_model = FaceModel(ModelConfig(variant=Variant.GLOBAL_LOCAL_PROXY, **TINY_224), template)
+    face_model = FaceModel(dataclasses.replace(TINY_MODEL, variant=Variant.GLOBAL_LOCAL_PROXY), template)
     for head in [
         m for m in face_model.modules() if isinstance(m, torch.nn.Conv2d) and m.weight.abs().sum() == 0
     ]:

@@ -6,25 +6,19 @@ import dataclasses
 
 import pytest
 import torch
+from tiny_runs import TINY_MODEL
 
-from facecraft.core.model.config import DecoderConfig, EncoderConfig, ModelConfig, ObjectiveConfig
+from facecraft.core.model.config import ObjectiveConfig
 from facecraft.core.model.model import FaceModel
 from facecraft.core.model.objective import Objective
 from facecraft.training.dataset import FaceBatch
 from facecraft.training.gradient_shares import NETWORKS, TERMS, gradient_norms, shares
 
-SMALL = ModelConfig(
-    shape_code_size=8,
-    albedo_code_size=8,
-    encoder=EncoderConfig(stem_channels=8, stage_channels=(8, 8, 8, 8), convs_per_stage=1),
-    decoder=DecoderConfig(global_channels=(8, 8, 8, 8, 8, 8), local_channels=(8, 8, 8, 8), fusion_channels=8),
-)
-
 
 @pytest.fixture(scope="module")
 def model(template) -> FaceModel:
     torch.manual_seed(0)
-    return FaceModel(SMALL, template).train()
+    return FaceModel(TINY_MODEL, template).train()
 
 
 @pytest.fixture(scope="module")
@@ -42,13 +36,13 @@ def batch() -> FaceBatch:
 
 def test_norms_scale_with_the_weights_and_a_zero_weight_gives_zero(model, batch, template):
     config = ObjectiveConfig(perceptual=0.0)
-    norms = gradient_norms(model, Objective(template, config, SMALL.variant), batch)
+    norms = gradient_norms(model, Objective(template, config, TINY_MODEL.variant), batch)
     assert set(norms) == set(TERMS) and all(set(v) == set(NETWORKS) for v in norms.values())
     assert norms["perceptual"] == dict.fromkeys(NETWORKS, 0.0)
     assert norms["landmark"]["albedo_decoder"] == 0.0  # landmarks never reach the albedo
     assert norms["landmark"]["encoder"] > 0 and norms["reconstruction"]["albedo_decoder"] > 0
     doubled = dataclasses.replace(config, landmark=2 * config.landmark)
-    again = gradient_norms(model, Objective(template, doubled, SMALL.variant), batch)
+    again = gradient_norms(model, Objective(template, doubled, TINY_MODEL.variant), batch)
     assert again["landmark"]["encoder"] == pytest.approx(2 * norms["landmark"]["encoder"], rel=1e-4)
     assert again["reconstruction"]["encoder"] == pytest.approx(norms["reconstruction"]["encoder"], rel=1e-4)
 
