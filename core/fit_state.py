@@ -4,7 +4,8 @@
 :class:`LearningRates` are the Adam step sizes of those steps;
 :class:`FitState` is everything a fit changes (codes, camera, lighting, per-texel
 residuals), :class:`FitProgress` what a progress callback receives, and
-:class:`FitResult` what a fit returns.
+:class:`FitResult` what a fit returns; :class:`FitRun` keeps one fit's books (progress,
+cancellation, the lowest-error state so far).
 """
 
 from __future__ import annotations

@@ -24,8 +24,10 @@ larger than any budget reaches (the budget ends them).
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -34,6 +36,7 @@ from typing import Any
 
 from facecraft.core.io.atomic import write_bytes_atomically
 from facecraft.core.model.config import Variant
+from facecraft.core.model.io import card_path
 from facecraft.training.config import Stage, TrainConfig
 from facecraft.training.run_support import read_card_totals
 
@@ -84,6 +87,11 @@ def _train(
     threads: int,
     nice: int,
 ) -> None:
+    """One stage as a ``train`` process (resumed from ``run_dir`` when it has a checkpoint).
+
+    A Ctrl-C or SIGTERM of the driver is passed on to the trainer, which checkpoints after its
+    current step; the driver waits for it, so no work is lost and no trainer is left behind.
+    """
     run_dir.mkdir(parents=True, exist_ok=True)
     config_path = run_dir / "stage_config.json"
     write_bytes_atomically(config_path, (json.dumps(config, indent=2) + "\n").encode())
@@ -96,18 +104,67 @@ def _train(
         command += ["--warm-start", str(source)]
     if until_seconds is not None:
         command += ["--until-seconds", f"{until_seconds:.1f}"]
-    env = os.environ | {"OMP_NUM_THREADS": str(threads)}
-    subprocess.run(command, check=True, env=env)
+    process = subprocess.Popen(command, env=os.environ | {"OMP_NUM_THREADS": str(threads)})
+    forward = lambda signum, _frame: process.send_signal(signum)  # noqa: E731
+    previous = signal.signal(signal.SIGTERM, forward)
+    try:
+        while True:
+            try:
+                code = process.wait()
+                break
+            except KeyboardInterrupt:
+                process.send_signal(signal.SIGINT)  # then wait for its checkpoint
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if code != 0:
+        raise subprocess.CalledProcessError(code, command)
+
+
+def _stage_target(source: Path, minutes: float) -> float:
+    """The lineage training time (s, to 0.1 s as cards and ``--until-seconds`` keep it) to train until."""
+    return round(read_card_totals(source)[0] + 60.0 * minutes, 1)
+
+
+def _reached(export: Path, target: float) -> bool:
+    return export.is_file() and read_card_totals(export)[0] >= target - 0.05
+
+
+def _card_steps(model: Path) -> int:
+    try:
+        return int(json.loads(card_path(model).read_text(encoding="utf-8")).get("steps", -1))
+    except (OSError, ValueError):
+        return -1
+
+
+def train_pose(config: AblationConfig, out: Path, threads: int, nice: int) -> Path:
+    """The shared pose model ``<out>/pose.pt``, trained once (under a lock: drivers may start together)."""
+    pose = out / "pose.pt"
+    steps = config.train.stages[0].steps
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "pose.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a second driver waits here for the first one's pose model
+        if _card_steps(pose) != steps:
+            pose_config = config.train.to_dict()
+            pose_config["stages"] = pose_config["stages"][:1]
+            _train(pose_config, out / "pose", None, pose, None, threads, nice)
+        if _card_steps(pose) != steps:
+            raise RuntimeError(f"{pose}: the pose stage stopped before its {steps} steps; run again")
+    return pose
 
 
 def run_variant(config: AblationConfig, variant: Variant, out: Path, threads: int, nice: int) -> Path:
-    """Train ``variant``'s timed stages from the shared pose model; returns its final model."""
+    """Train ``variant``'s timed stages from the shared pose model; returns its final model.
+
+    A stage whose export already records its target is skipped; one that does not is resumed.
+    Training a stage again makes the variant's cached evaluation stale, so it is removed.
+    """
     source = out / "pose.pt"
     for stage in TIMED_STAGES:
         export = out / variant.value / f"{stage.value}.pt"
-        target = read_card_totals(source)[0] + 60.0 * config.minutes[stage]
-        if not (export.is_file() and read_card_totals(export)[0] >= target):
+        target = _stage_target(source, config.minutes[stage])
+        if not _reached(export, target):
             print(f"ablation: {variant.value} {stage.value} until {target:.0f} s of lineage", file=sys.stderr)
+            _evaluation_path(out / variant.value / "finetune.pt").unlink(missing_ok=True)
             _train(
                 config.stage_config(stage, variant),
                 out / variant.value / stage.value,
@@ -117,16 +174,27 @@ def run_variant(config: AblationConfig, variant: Variant, out: Path, threads: in
                 threads,
                 nice,
             )
+            if not _reached(export, target):
+                raise RuntimeError(
+                    f"{export}: {variant.value} {stage.value} stopped before its {target:.0f} s "
+                    "(interrupted, or its steps ran out first: raise them); run again to resume"
+                )
         source = export
     return source
 
 
-def evaluate_variant(model: Path, limit: int, fit_steps: int, threads: int) -> dict[str, Any]:
-    """Run :mod:`facecraft.training.evaluate` on ``model`` (cached next to it)."""
-    result = model.with_name(f"{model.stem}_eval.json")
-    if not result.is_file():
+def _evaluation_path(model: Path) -> Path:
+    return model.with_name(f"{model.stem}_eval.json")
+
+
+def evaluate_variant(model: Path, split: Path, limit: int, fit_steps: int, threads: int) -> dict[str, Any]:
+    """Run :mod:`facecraft.training.evaluate` on ``model`` (cached next to it for these settings)."""
+    result = _evaluation_path(model)
+    cached = json.loads(result.read_text(encoding="utf-8")) if result.is_file() else {}
+    settings = (cached.get("split"), cached.get("photos"), cached.get("fit_steps"))
+    if settings != (str(split), limit, fit_steps):
         command = [
-            sys.executable, "-m", "facecraft.training.evaluate", "--model", str(model),
+            sys.executable, "-m", "facecraft.training.evaluate", "--model", str(model), "--split", str(split),
             "--limit", str(limit), "--fit-steps", str(fit_steps), "--out", str(model.parent), "--quiet",
         ]  # fmt: skip
         env = os.environ | {"OMP_NUM_THREADS": str(threads)}
@@ -182,19 +250,19 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         print(f"ablation: {args.config}: {exc}", file=sys.stderr)
         return 1
-    pose = args.out / "pose.pt"
-    if not pose.is_file():
-        pose_config = config.train.to_dict()
-        pose_config["stages"] = pose_config["stages"][:1]
-        _train(pose_config, args.out / "pose", None, pose, None, args.threads, args.nice)
-    # Train every variant before evaluating any: two drivers started together then train
-    # side by side for the whole budget, so each variant meets the same contention.
-    models = [run_variant(config, variant, args.out, args.threads, args.nice) for variant in variants]
-    for variant, model in zip(variants, models, strict=True):
-        scores = evaluate_variant(model, args.limit, args.fit_steps, args.threads)
-        print(f"ablation: {variant.value}: {json.dumps(scores)}", file=sys.stderr)
+    try:
+        train_pose(config, args.out, args.threads, args.nice)
+        # Train every variant before evaluating any: two drivers started together then train
+        # side by side for the whole budget, so each variant meets the same contention.
+        models = [run_variant(config, variant, args.out, args.threads, args.nice) for variant in variants]
+        split = Path(config.train.prepared) / "val.npz"
+        for variant, model in zip(variants, models, strict=True):
+            scores = evaluate_variant(model, split, args.limit, args.fit_steps, args.threads)
+            print(f"ablation: {variant.value}: {json.dumps(scores)}", file=sys.stderr)
+    except (RuntimeError, subprocess.CalledProcessError) as exc:
+        print(f"ablation: {exc}", file=sys.stderr)
+        return 1
     return 0
-
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
         relaunch_with_jemalloc("facecraft.training.train", sys.argv[1:] if argv is None else argv)
     lower_priority(args.nice)
     set_threads(args.threads)
+    if args.until_seconds is not None and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        print("error: --until-seconds needs one process (ranks would stop apart)", file=sys.stderr)
+        return 1
     if "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1:
         dist.init_process_group("nccl" if args.device.startswith("cuda") else "gloo")
         if args.device.startswith("cuda"):

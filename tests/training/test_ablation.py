@@ -105,3 +105,72 @@ def test_the_table_lists_evaluated_variants_in_the_papers_order(tmp_path):
     rows = ablation.table(tmp_path).splitlines()[2:]
     assert [row.split("|")[1].strip() for row in rows] == ["linear", "global_local_proxy"]
     assert "| 7.00 % |" in rows[0] and "| 1,000 / 1,000 | 15.0 / 25.0 |" in rows[0]
+
+
+def test_a_stage_that_stops_short_of_its_budget_is_an_error_not_a_result(tmp_path, monkeypatch):
+    config = AblationConfig.from_dict(shipped_config())
+    write_card(tmp_path / "pose.pt", 0.0, 0)
+
+    def stopped_early(stage_config, run_dir, source, export, until_seconds, threads, nice):
+        write_card(export, until_seconds - 60.0, 100)  # a SIGTERM, or steps that ran out
+
+    monkeypatch.setattr(ablation, "_train", stopped_early)
+    with pytest.raises(RuntimeError, match="stopped before"):
+        ablation.run_variant(config, Variant.LINEAR, tmp_path, threads=1, nice=0)
+
+
+def test_a_budget_in_fractional_minutes_is_reached_as_the_card_rounds_it(tmp_path, monkeypatch):
+    data = shipped_config()
+    data["minutes"] = {"pretrain": 0.01, "finetune": 0.01}
+    config = AblationConfig.from_dict(data)
+    write_card(tmp_path / "pose.pt", 1.1, 0)
+    calls: list[float] = []
+
+    def fake_train(stage_config, run_dir, source, export, until_seconds, threads, nice):
+        calls.append(until_seconds)
+        write_card(export, round(until_seconds, 1), 10)  # cards keep 0.1 s
+
+    monkeypatch.setattr(ablation, "_train", fake_train)
+    ablation.run_variant(config, Variant.LINEAR, tmp_path, threads=1, nice=0)
+    ablation.run_variant(config, Variant.LINEAR, tmp_path, threads=1, nice=0)
+    assert calls == [1.7, 2.3]  # each stage once: 1.1 + 0.6 s, then 1.7 + 0.6 s
+
+
+def test_retraining_a_variant_drops_its_cached_evaluation(tmp_path, monkeypatch):
+    config = AblationConfig.from_dict(shipped_config())
+    write_card(tmp_path / "pose.pt", 0.0, 0)
+    cached = tmp_path / "linear" / "finetune_eval.json"
+    cached.parent.mkdir(parents=True)
+    cached.write_text("{}")
+    monkeypatch.setattr(ablation, "_train", lambda c, r, s, export, until, t, n: write_card(export, until, 1))
+    ablation.run_variant(config, Variant.LINEAR, tmp_path, threads=1, nice=0)
+    assert not cached.exists()
+
+
+def test_the_pose_model_is_trained_once_and_checked_for_its_steps(tmp_path, monkeypatch):
+    config = AblationConfig.from_dict(shipped_config())
+    steps = config.train.stages[0].steps
+    calls: list[Path] = []
+
+    def fake_train(stage_config, run_dir, source, export, until_seconds, threads, nice):
+        calls.append(export)
+        assert [stage["name"] for stage in stage_config["stages"]] == ["pose"] and source is None
+        export.write_bytes(b"")
+        export.with_suffix(".json").write_text(json.dumps({"steps": steps}))
+
+    monkeypatch.setattr(ablation, "_train", fake_train)
+    assert ablation.train_pose(config, tmp_path, threads=1, nice=0) == tmp_path / "pose.pt"
+    ablation.train_pose(config, tmp_path, threads=1, nice=0)
+    assert calls == [tmp_path / "pose.pt"]
+    (tmp_path / "pose.json").write_text(json.dumps({"steps": steps // 2}))  # stopped by a signal
+    monkeypatch.setattr(ablation, "_train", lambda *args: None)
+    with pytest.raises(RuntimeError, match="pose stage stopped"):
+        ablation.train_pose(config, tmp_path, threads=1, nice=0)
+
+
+def test_a_time_budget_is_refused_for_several_processes(tmp_path, monkeypatch, capsys):
+    from facecraft.training.train import main
+
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    code = main(["--config", "x.json", "--out", str(tmp_path), "--until-seconds", "5", "--no-jemalloc"])
+    assert code == 1 and "--until-seconds needs one process" in capsys.readouterr().err
