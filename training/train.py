@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, request_stop)
+    signal.signal(signal.SIGCONT, lambda _signum, _frame: setattr(trainer, "was_paused", True))
     checkpoint = args.out / CHECKPOINT
     if args.resume and checkpoint.is_file():
         trainer.load_checkpoint(checkpoint)

@@ -128,6 +128,9 @@ class Trainer:
         self.optimizer_stage = -1
         self.objectives: dict[int, Objective] = {}
         self.stop_requested = False
+        self.was_paused = False
+        """Set by a SIGCONT handler: the step in flight was stopped (``kill -STOP``) and does not
+        count its wall time; it counts the step before it instead."""
         """Set (e.g. by a SIGTERM handler) to checkpoint after the current step and return."""
 
     # -- state ------------------------------------------------------------------------------
@@ -287,6 +290,7 @@ class Trainer:
         last: dict[str, float] = {}
         steps_done = 0
         last_checkpoint = time.monotonic()
+        last_step_seconds = 0.0
         while (located := self.state.stage_at(self.config.stages)) is not None:
             index, stage, _ = located
             optimizer = self._optimizer_for(index, stage)
@@ -307,7 +311,11 @@ class Trainer:
                 optimizer.step()
                 self.state.step += 1
                 self.state.images_seen += stage.batch_size
-                self.state.train_seconds += time.perf_counter() - step_started
+                spent = time.perf_counter() - step_started
+                if self.was_paused:  # a SIGSTOP pause is not training time
+                    spent, self.was_paused = last_step_seconds, False
+                self.state.train_seconds += spent
+                last_step_seconds = spent
                 steps_done += 1
                 bar.update(1)
                 elapsed = time.perf_counter() - started

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,20 @@ def test_a_time_budget_is_refused_for_several_processes(tmp_path, monkeypatch, c
     monkeypatch.setenv("WORLD_SIZE", "2")
     code = main(["--config", "x.json", "--out", str(tmp_path), "--until-seconds", "5", "--no-jemalloc"])
     assert code == 1 and "--until-seconds needs one process" in capsys.readouterr().err
+
+
+def test_a_step_stopped_by_sigstop_counts_the_step_before_it_not_the_pause(prepared, template, tmp_path):
+    trainer = Trainer(tiny_config(prepared, steps=2), tmp_path / "run", template, progress=False)
+    step_loss = trainer.stage_loss
+
+    def paused_second_step(index, stage, batch):
+        if trainer.state.step == 1:
+            time.sleep(3.0)  # as if stopped with kill -STOP, then continued
+            trainer.was_paused = True  # what the command's SIGCONT handler sets
+        return step_loss(index, stage, batch)
+
+    trainer.stage_loss = paused_second_step
+    started = time.perf_counter()
+    trainer.run(stop_after=2)
+    wall = time.perf_counter() - started
+    assert trainer.state.step == 2 and trainer.state.train_seconds < wall - 2.5  # the pause is left out
