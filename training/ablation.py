@@ -36,9 +36,8 @@ from typing import Any
 
 from facecraft.core.io.atomic import write_bytes_atomically
 from facecraft.core.model.config import Variant
-from facecraft.core.model.io import card_path
 from facecraft.training.config import Stage, TrainConfig
-from facecraft.training.run_support import read_card_totals
+from facecraft.training.run_support import read_card, read_card_totals
 
 TIMED_STAGES = (Stage.PRETRAIN, Stage.FINETUNE)
 """The stages each variant trains for a budget, in order (after the shared pose stage)."""
@@ -129,13 +128,6 @@ def _reached(export: Path, target: float) -> bool:
     return export.is_file() and read_card_totals(export)[0] >= target - 0.05
 
 
-def _card_steps(model: Path) -> int:
-    try:
-        return int(json.loads(card_path(model).read_text(encoding="utf-8")).get("steps", -1))
-    except (OSError, ValueError):
-        return -1
-
-
 def train_pose(config: AblationConfig, out: Path, threads: int, nice: int) -> Path:
     """The shared pose model ``<out>/pose.pt``, trained once (under a lock: drivers may start together)."""
     pose = out / "pose.pt"
@@ -143,11 +135,11 @@ def train_pose(config: AblationConfig, out: Path, threads: int, nice: int) -> Pa
     out.mkdir(parents=True, exist_ok=True)
     with (out / "pose.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # a second driver waits here for the first one's pose model
-        if _card_steps(pose) != steps:
+        if int(read_card(pose).get("steps", -1)) != steps:
             pose_config = config.train.to_dict()
             pose_config["stages"] = pose_config["stages"][:1]
             _train(pose_config, out / "pose", None, pose, None, threads, nice)
-        if _card_steps(pose) != steps:
+        if int(read_card(pose).get("steps", -1)) != steps:
             raise RuntimeError(f"{pose}: the pose stage stopped before its {steps} steps; run again")
     return pose
 

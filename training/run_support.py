@@ -6,6 +6,7 @@ import csv
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 from torch import Tensor
 
@@ -14,17 +15,22 @@ from facecraft.core.model.io import card_path
 from facecraft.core.model.model import ModelOutput
 
 
+def read_card(model_path: Path) -> dict[str, Any]:
+    """The JSON card of the model file ``model_path``; empty when it is missing or unreadable."""
+    try:
+        card = json.loads(card_path(model_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return card if isinstance(card, dict) else {}
+
+
 def read_card_totals(model_path: Path) -> tuple[float, int]:
     """``(train_seconds, images_seen)`` from a model card's ``training_totals`` (zeros when absent).
 
     Cards written before totals were recorded give their ``wall_seconds_this_session`` and
     the images of their train config's stages.
     """
-    path = card_path(model_path)
-    try:
-        card = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return 0.0, 0
+    card = read_card(model_path)
     totals = card.get("training_totals")
     if isinstance(totals, dict):
         return float(totals.get("train_seconds", 0.0)), int(totals.get("images_seen", 0))
