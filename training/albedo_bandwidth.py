@@ -33,7 +33,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import kornia
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -44,7 +43,7 @@ from facecraft.core.model.io import load_model
 from facecraft.core.model.model import FaceModel, ModelOutput
 from facecraft.core.render.renderer import Renderer, RenderResult
 from facecraft.core.render.unwrap import unwrap_image
-from facecraft.training.eval_support import check_split, crops_to_images, frozen
+from facecraft.training.eval_support import check_split, crops_to_images, frozen, model_device
 from facecraft.training.evaluate import DEFAULT_SPLIT, photo_l21
 from facecraft.training.prepare_data import PreparedSplit, load_split
 
@@ -121,10 +120,13 @@ def albedo_bandwidth(
         batch_size: photos per batch.
     """
     if any(sigma < 0 for sigma in sigmas) or not sigmas or detail_sigma < 0 or batch_size < 1:
-        raise ValueError(f"need sigmas >= 0 (at least one), detail_sigma >= 0; got {sigmas}, {detail_sigma}")
+        raise ValueError(
+            f"need sigmas >= 0 (at least one), detail_sigma >= 0, batch_size >= 1; "
+            f"got {sigmas}, {detail_sigma}, {batch_size}"
+        )
     check_split(model, split)
     count = len(split) if limit is None else min(limit, len(split))
-    device = next(model.parameters()).device
+    device = model_device(model)
     errors: dict[str, list[Tensor]] = {"model": [], "model_detail": []}
     errors |= {f"photo_{sigma}": [] for sigma in sigmas}
     with frozen(model), torch.no_grad():
@@ -193,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     except (FaceCraftError, OSError, ValueError) as exc:
         print(f"albedo_bandwidth: {exc}", file=sys.stderr)
         return 1
-    print(json.dumps({"model_file": str(args.model), **report.to_dict()}, indent=2, default=np.float64))
+    print(json.dumps({"model_file": str(args.model), **report.to_dict()}, indent=2))
     return 0
 
 
