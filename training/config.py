@@ -154,10 +154,11 @@ class TrainConfig:
         mixed_precision: bfloat16 autocast of the networks where the device runs bf16
             natively (CUDA; CPUs with AVX512-BF16 or AMX); renders and losses stay float32.
         channels_last: NHWC memory layout for the convolutions. Off by default: 5-8 % slower
-            on an AVX2-only CPU, and on an AVX512-BF16/AMX CPU, where it is 1.2x faster in the
-            fine-tune, the training command's jemalloc (no page decay) then grows by ~11 MB a
-            step (a 1-thread run reached 13 GB after 480 steps and was killed for memory);
-            with a 60 s decay it stays flat but loses the gain (0.82 against 0.69 s a step).
+            on an AVX2-only CPU; on an AVX512-BF16/AMX CPU 1.2x faster in the fine-tune on one
+            day and even on another (1.97 against 1.90 s a step, batch 16, 2026-12-06). Its
+            memory growth (~11 MB a step, one run killed at 13 GB) came from jemalloc with page
+            decay off; with the default allocator (``train --allocator keep``) both layouts
+            stayed at 3.47 GB.
         augmentation: random changes per sample.
     """
 

@@ -28,7 +28,7 @@ import torch.distributed as dist
 
 from facecraft.core.face.template import load_template
 from facecraft.training.config import TrainConfig
-from facecraft.training.process import lower_priority, relaunch_with_jemalloc, set_threads
+from facecraft.training.process import Allocator, lower_priority, set_threads, use_allocator
 from facecraft.training.trainer import CHECKPOINT, Trainer
 
 __all__ = ["main"]
@@ -56,11 +56,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, help="intra-op CPU threads (default: torch's)")
     parser.add_argument("--nice", type=int, default=0, help="lower the process priority by this much")
     parser.add_argument(
-        "--no-jemalloc", action="store_true", help="keep the system allocator (jemalloc is faster on CPU)"
+        "--allocator",
+        type=Allocator,
+        choices=list(Allocator),
+        default=Allocator.KEEP,
+        help="CPU malloc: keep (glibc keeping freed memory; no page faults once warm), "
+        "jemalloc (re-executes with it preloaded), system (untouched)",
     )
     args = parser.parse_args(argv)
-    if not args.no_jemalloc and not args.device.startswith("cuda") and "WORLD_SIZE" not in os.environ:
-        relaunch_with_jemalloc("facecraft.training.train", sys.argv[1:] if argv is None else argv)
+    if not args.device.startswith("cuda") and "WORLD_SIZE" not in os.environ:
+        use_allocator(args.allocator, "facecraft.training.train", sys.argv[1:] if argv is None else argv)
     lower_priority(args.nice)
     set_threads(args.threads)
     if args.until_seconds is not None and int(os.environ.get("WORLD_SIZE", "1")) > 1:

@@ -9,8 +9,8 @@ Builds a :class:`Trainer` over the prepared train split exactly as ``train`` doe
 steps of each stage after two warm-up steps, for each precision asked. Issue 12's
 targets on the 2-core CPU: >= 20 img/s pre-train, >= 12 img/s fine-tune. Run it
 with nothing else on the machine (under contention one step went from 0.72 s to
-6.4 s); start it through ``training/process.py``'s jemalloc relaunch like the
-training command (``--no-jemalloc`` to compare).
+6.4 s). ``--allocator`` as in the training command (``keep``, the default, is glibc
+keeping freed memory; ``jemalloc`` re-executes the script with it preloaded).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import torch
 from facecraft.core.face.template import load_template
 from facecraft.core.model.config import ObjectiveConfig
 from facecraft.training.config import Stage, StageConfig, TrainConfig
-from facecraft.training.process import jemalloc_active, relaunch_with_jemalloc
+from facecraft.training.process import Allocator, jemalloc_active, keep_freed_memory, relaunch_with_jemalloc
 from facecraft.training.trainer import Trainer
 
 
@@ -59,14 +59,17 @@ def main() -> None:
     parser.add_argument("--layouts", nargs="+", default=["contiguous"],
                         choices=["contiguous", "channels_last"], help="memory format of the networks")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    parser.add_argument("--no-jemalloc", action="store_true")
+    parser.add_argument("--allocator", type=Allocator, choices=list(Allocator), default=Allocator.KEEP)
     args = parser.parse_args()
-    if not args.no_jemalloc and args.device == "cpu":
+    kept = False
+    if args.device == "cpu" and args.allocator is Allocator.JEMALLOC:
         relaunch_with_jemalloc_script(sys.argv[1:])
+    elif args.device == "cpu" and args.allocator is Allocator.KEEP:
+        kept = keep_freed_memory()
     report: dict[str, object] = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}",
         "device": args.device if args.device == "cpu" else torch.cuda.get_device_name(),
-        "jemalloc": jemalloc_active(),
+        "allocator": "jemalloc" if jemalloc_active() else "glibc keeping freed memory" if kept else "system",
         "images_per_s": {},
     }
     base = TrainConfig(prepared=args.prepared, workers=0, checkpoint_every=10**9, log_every=10**9)

@@ -173,7 +173,9 @@ def test_a_time_budget_is_refused_for_several_processes(tmp_path, monkeypatch, c
     from facecraft.training.train import main
 
     monkeypatch.setenv("WORLD_SIZE", "2")
-    code = main(["--config", "x.json", "--out", str(tmp_path), "--until-seconds", "5", "--no-jemalloc"])
+    code = main(
+        ["--config", "x.json", "--out", str(tmp_path), "--until-seconds", "5", "--allocator", "system"]
+    )
     assert code == 1 and "--until-seconds needs one process" in capsys.readouterr().err
 
 

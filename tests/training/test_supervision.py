@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
 
 from facecraft.core.camera import Camera
 from facecraft.core.model.precision import bf16_is_native
-from facecraft.training.process import find_jemalloc
+from facecraft.training.process import Allocator, find_jemalloc, use_allocator
 from facecraft.training.supervision import (
     CameraSpread,
     mesh_reprojection,
@@ -80,5 +83,34 @@ def test_process_helpers(tmp_path):
     library = tmp_path / "libjemalloc.so.2"
     library.write_bytes(b"")
     assert find_jemalloc([str(tmp_path / "missing.so"), str(library)]) == library
+    use_allocator(Allocator.SYSTEM, "nothing.to.run", [])  # touches nothing, never re-executes
     assert bf16_is_native(torch.device("cuda"))
     assert bf16_is_native(torch.device("meta")) is False
+
+
+_REFAULT_PROBE = """
+import resource, sys
+import torch
+from facecraft.training.process import keep_freed_memory
+if sys.argv[1] == "keep":
+    assert keep_freed_memory()
+def faults_of_one_allocation(megabytes):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    block = torch.ones(megabytes << 20, dtype=torch.uint8)  # beyond glibc's largest mmap threshold
+    del block
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+faults_of_one_allocation(64)
+print(faults_of_one_allocation(48))  # fits in the freed 64 MB
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+def test_keeping_freed_memory_stops_a_reallocated_block_faulting_in_again():
+    def faults(allocator: str) -> int:
+        run = subprocess.run([sys.executable, "-c", _REFAULT_PROBE, allocator],
+                             capture_output=True, text=True, check=True)
+        return int(run.stdout.split()[-1])
+
+    unmapped_and_touched_again = faults("system")  # 12,288 pages of 4 KB, or 24 huge pages
+    assert unmapped_and_touched_again >= 24
+    assert faults("keep") * 8 < unmapped_and_touched_again
