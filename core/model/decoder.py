@@ -207,7 +207,10 @@ class DualPathwayDecoder(nn.Module):
         heads = self.heads(self.fusion_activation(self.fused_features(code))).float()
         if heads.shape[1] == self.out_channels:
             return heads, None
-        return heads[:, : self.out_channels], heads[:, self.out_channels :]
+        # split, not two slices: its backward concatenates the two gradients, where each
+        # slice's backward zero-fills a whole (B, 6, 192, 224) map and adds it.
+        proxy, residual = heads.split(self.out_channels, dim=1)
+        return proxy, residual
 
 
 class LinearDecoder(nn.Module):
