@@ -6,7 +6,7 @@
 
 Builds a :class:`Trainer` over the prepared train split exactly as ``train`` does
 (augmentation, data loading, losses, backward, Adam step) and times ``--steps``
-steps of each stage after two warm-up steps, for each precision asked. Issue 12's
+steps of each stage after ``--warmup`` untimed steps, for each precision asked. Issue 12's
 targets on the 2-core CPU: >= 20 img/s pre-train, >= 12 img/s fine-tune. Run it
 with nothing else on the machine (under contention one step went from 0.72 s to
 6.4 s). ``--allocator`` as in the training command (``keep``, the default, is glibc
@@ -20,6 +20,7 @@ import dataclasses
 import json
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -34,23 +35,29 @@ from facecraft.training.process import Allocator, jemalloc_active, keep_freed_me
 from facecraft.training.trainer import Trainer
 
 
-def stage_throughput(config: TrainConfig, device: str, steps: int) -> float:
-    """Images per second of ``config``'s single stage over ``steps`` timed steps (2 warm-up steps first)."""
+def stage_throughput(config: TrainConfig, device: str, steps: int, warmup: int) -> tuple[float, float]:
+    """Images per second of ``config``'s single stage: over all ``steps`` timed steps, and at
+    the median step (robust to a noisy neighbour); ``warmup`` untimed steps first."""
     with tempfile.TemporaryDirectory() as folder:
         trainer = Trainer(config, Path(folder), load_template(), device=device, progress=False)
-        trainer.run(stop_after=2)
-        started = time.perf_counter()
-        trainer.run(stop_after=steps)
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        elapsed = time.perf_counter() - started
-    return steps * config.stages[0].batch_size / elapsed
+        trainer.run(stop_after=warmup)
+        seconds = []
+        for _ in range(steps):
+            started = time.perf_counter()
+            trainer.run(stop_after=1)
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            seconds.append(time.perf_counter() - started)
+    batch = config.stages[0].batch_size
+    return steps * batch / sum(seconds), batch / statistics.median(seconds)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--prepared", default="cache/prepared")
     parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--warmup", type=int, default=3,
+                        help="untimed steps first (the allocator's heap fills in over the first three)")
     parser.add_argument("--batch", type=int, default=32, help="pose and pre-train batch")
     parser.add_argument("--finetune-batch", type=int, default=16)
     parser.add_argument("--precision", nargs="+", default=["bf16", "fp32"], choices=["bf16", "fp32"])
@@ -71,6 +78,7 @@ def main() -> None:
         "device": args.device if args.device == "cpu" else torch.cuda.get_device_name(),
         "allocator": "jemalloc" if jemalloc_active() else "glibc keeping freed memory" if kept else "system",
         "images_per_s": {},
+        "images_per_s_median_step": {},
     }
     base = TrainConfig(prepared=args.prepared, workers=0, checkpoint_every=10**9, log_every=10**9)
     for precision in args.precision:
@@ -78,17 +86,18 @@ def main() -> None:
             for name in args.stages:
                 stage = Stage(name)
                 batch = args.finetune_batch if stage is Stage.FINETUNE else args.batch
-                stage_config = StageConfig(stage, 2 + args.steps, batch_size=batch,
+                stage_config = StageConfig(stage, args.warmup + args.steps, batch_size=batch,
                                            objective=ObjectiveConfig(perceptual=0.0))
                 config = dataclasses.replace(
                     base, stages=(stage_config,), mixed_precision=precision == "bf16",
                     channels_last=layout == "channels_last",
                 )
-                rate = stage_throughput(config, args.device, args.steps)
+                rate, median_rate = stage_throughput(config, args.device, args.steps, args.warmup)
                 label = f"{name} {precision} batch {batch}"
                 label += " channels_last" if layout == "channels_last" else ""
                 report["images_per_s"][label] = round(rate, 2)  # type: ignore[index]
-                print(f"{label}: {rate:6.2f} img/s", file=sys.stderr)
+                report["images_per_s_median_step"][label] = round(median_rate, 2)  # type: ignore[index]
+                print(f"{label}: {rate:6.2f} img/s ({median_rate:.2f} at the median step)", file=sys.stderr)
     print(json.dumps(report, indent=2))
 
 
