@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 from PySide6.QtCore import QEventLoop, QPoint, QSettings, QTimer
 from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QApplication
@@ -84,6 +85,13 @@ def close_window(app: QApplication, window: MainWindow) -> None:
     app.processEvents()
 
 
+def quantize_in_place(path: Path) -> None:
+    """Rewrite a screenshot PNG with 256 colours: a third of the bytes, kept small in the repository."""
+    with Image.open(path) as full:
+        quantized = full.convert("RGB").quantize(256, method=Image.Quantize.FASTOCTREE)
+    quantized.save(path, optimize=True)
+
+
 def main() -> int:
     args, app, window, _ = open_window(__doc__ or "")
 
@@ -91,6 +99,7 @@ def main() -> int:
         settle(400)
         path = args.out / f"{name}.png"
         grab_window(window).save(str(path))
+        quantize_in_place(path)
         print(path)
 
     window.open_photo(args.photo)

@@ -18,10 +18,11 @@ from pathlib import Path
 import cv2
 import imageio
 import numpy as np
-from PIL import Image
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtWidgets import QApplication
-from screenshots import close_window, open_window, settle, wait_for  # packaging/ is this script's folder
+
+# packaging/ is this script's folder
+from screenshots import close_window, open_window, quantize_in_place, settle, wait_for
 
 from facecraft.app.turntable_export import scene_snapshot
 from facecraft.core.face.detection import FaceDetector
@@ -64,9 +65,7 @@ def main() -> int:
         path = args.out / f"{name}.png"
         picture = QApplication.primaryScreen().grabWindow(0) if screen else window.grab()
         picture.save(str(path))
-        with Image.open(path) as full:  # 256 colours: a third of the bytes, kept small in the repository
-            quantized = full.convert("RGB").quantize(256, method=Image.Quantize.FASTOCTREE)
-        quantized.save(path, optimize=True)
+        quantize_in_place(path)
         print(path)
 
     window.open_photo(args.photo)

@@ -20,7 +20,6 @@ so choosing it re-executes the command once with ``LD_PRELOAD`` set.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import enum
 import os
 import sys
@@ -57,17 +56,20 @@ class Allocator(enum.StrEnum):
     """whatever the process started with, untouched."""
 
 
-def use_allocator(allocator: Allocator, module: str, argv: Sequence[str]) -> None:
+def use_allocator(allocator: Allocator, module: str, argv: Sequence[str]) -> bool:
     """Set ``allocator`` up for ``python -m module argv``; may re-execute (jemalloc).
 
+    Returns whether glibc now keeps freed memory (:attr:`Allocator.KEEP` took effect).
     Falls back to leaving the allocator alone, with a note on stderr, where the
     choice is not available (no glibc, no jemalloc installed).
     """
     if allocator is Allocator.KEEP:
-        if not keep_freed_memory():
-            print("note: not glibc; the allocator is left as it is", file=sys.stderr)
+        if keep_freed_memory():
+            return True
+        print("note: not glibc; the allocator is left as it is", file=sys.stderr)
     elif allocator is Allocator.JEMALLOC:
         relaunch_with_jemalloc(module, argv)
+    return False
 
 
 def keep_freed_memory() -> bool:
@@ -77,11 +79,7 @@ def keep_freed_memory() -> bool:
     instead of unmapped) and the heap is never trimmed, so after the first steps a training
     loop runs without page faults. Memory the process once held is not given back.
     """
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name)
-    except OSError:
-        return False
+    libc = ctypes.CDLL(None)  # the symbols already loaded into this process, the C library's among them
     mallopt = getattr(libc, "mallopt", None)
     if mallopt is None or not hasattr(libc, "gnu_get_libc_version"):
         return False

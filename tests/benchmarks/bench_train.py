@@ -31,7 +31,7 @@ import torch
 from facecraft.core.face.template import load_template
 from facecraft.core.model.config import ObjectiveConfig
 from facecraft.training.config import Stage, StageConfig, TrainConfig
-from facecraft.training.process import Allocator, jemalloc_active, keep_freed_memory, relaunch_with_jemalloc
+from facecraft.training.process import Allocator, jemalloc_active, use_allocator
 from facecraft.training.trainer import Trainer
 
 
@@ -69,10 +69,10 @@ def main() -> None:
     parser.add_argument("--allocator", type=Allocator, choices=list(Allocator), default=Allocator.KEEP)
     args = parser.parse_args()
     kept = False
-    if args.device == "cpu" and args.allocator is Allocator.JEMALLOC:
-        relaunch_with_jemalloc_script(sys.argv[1:])
-    elif args.device == "cpu" and args.allocator is Allocator.KEEP:
-        kept = keep_freed_memory()
+    if args.device == "cpu":
+        # A jemalloc relaunch runs ``python -m bench_train``: make this folder importable.
+        os.environ.setdefault("PYTHONPATH", str(Path(__file__).parent))
+        kept = use_allocator(args.allocator, "bench_train", sys.argv[1:])
     report: dict[str, object] = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}",
         "device": args.device if args.device == "cpu" else torch.cuda.get_device_name(),
@@ -99,14 +99,6 @@ def main() -> None:
                 report["images_per_s_median_step"][label] = round(median_rate, 2)  # type: ignore[index]
                 print(f"{label}: {rate:6.2f} img/s ({median_rate:.2f} at the median step)", file=sys.stderr)
     print(json.dumps(report, indent=2))
-
-
-def relaunch_with_jemalloc_script(argv: list[str]) -> None:
-    """Like the training command: re-execute this script once with jemalloc preloaded."""
-    if jemalloc_active():
-        return
-    os.environ.setdefault("PYTHONPATH", str(Path(__file__).parent))
-    relaunch_with_jemalloc("bench_train", argv)
 
 
 if __name__ == "__main__":

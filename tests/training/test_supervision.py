@@ -83,7 +83,8 @@ def test_process_helpers(tmp_path):
     library = tmp_path / "libjemalloc.so.2"
     library.write_bytes(b"")
     assert find_jemalloc([str(tmp_path / "missing.so"), str(library)]) == library
-    use_allocator(Allocator.SYSTEM, "nothing.to.run", [])  # touches nothing, never re-executes
+    # touches nothing, never re-executes
+    assert use_allocator(Allocator.SYSTEM, "nothing.to.run", []) is False
     assert bf16_is_native(torch.device("cuda"))
     assert bf16_is_native(torch.device("meta")) is False
 
